@@ -1,0 +1,227 @@
+//! The error type of `ent-core`, shared by every port, adapter and module.
+//!
+//! Each variant is something a caller can act on: retry a conflict, show the missing right, point at the
+//! invalid field. The HTTP layer maps variants to statuses in one place (`Error::kind`).
+
+use std::fmt;
+
+/// `Result` with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error that `ent-core`'s ports, the SDK and the modules return.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The thing asked for does not exist (or the caller may not know that it exists).
+    #[error("not found: {what} {key}")]
+    NotFound {
+        /// What kind of thing (a collection name, "user", "blob"...).
+        what: String,
+        /// Which one, printed.
+        key: String,
+    },
+    /// The caller lacks a right.
+    #[error("forbidden: the right `{right}` is required")]
+    Forbidden {
+        /// The missing right, e.g. `notes.grade.write`.
+        right: String,
+    },
+    /// A concurrent change won. `retryable` tells whether running the same transaction again may succeed
+    /// (a serialization conflict at commit) or whether the caller's expectation itself is stale (an update
+    /// with an old version number that the caller brought from outside the transaction).
+    #[error("conflict on {what}: expected version {expected:?}, found {found:?}{}", if *retryable { " (retryable)" } else { "" })]
+    Conflict {
+        /// What conflicted (a collection and key, or "transaction").
+        what: String,
+        /// The version the caller expected, where one was given.
+        expected: Option<u64>,
+        /// The version found, where the record exists.
+        found: Option<u64>,
+        /// Whether retrying the whole transaction may succeed.
+        retryable: bool,
+    },
+    /// A unique index already holds this key for another record, or a record with this id exists.
+    #[error("duplicate key in {collection}.{index}: {key}")]
+    Duplicate {
+        /// The collection.
+        collection: String,
+        /// The index (`"primary"` for the record id).
+        index: String,
+        /// The key, printed.
+        key: String,
+    },
+    /// An input failed validation.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The field (a dotted path where useful).
+        field: String,
+        /// Why it is invalid, for a developer (user-facing messages go through i18n).
+        reason: String,
+    },
+    /// A key element does not have the type its index declares.
+    #[error("wrong key type in {collection}.{index} at position {position}: expected {expected}, found {found}")]
+    KeyType {
+        /// The collection.
+        collection: String,
+        /// The index (`"primary"` for the record id).
+        index: String,
+        /// Position of the element in the tuple.
+        position: usize,
+        /// The declared kind.
+        expected: String,
+        /// The kind given.
+        found: String,
+    },
+    /// A value is larger than the limit the store enforces.
+    #[error("{what} is too large: {size} bytes, the limit is {limit}")]
+    TooLarge {
+        /// What was too large ("record", "key", "blob", "batch"...).
+        what: String,
+        /// The size given.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A pagination cursor that does not belong to this scan (another collection, index or direction) or
+    /// that is corrupted.
+    #[error("invalid cursor: {reason}")]
+    InvalidCursor {
+        /// Why.
+        reason: String,
+    },
+    /// A collection that was never declared to the store.
+    #[error("unknown collection `{collection}`")]
+    UnknownCollection {
+        /// The name used.
+        collection: String,
+    },
+    /// An index that the collection does not declare.
+    #[error("unknown index `{index}` of collection `{collection}`")]
+    UnknownIndex {
+        /// The collection.
+        collection: String,
+        /// The index name used.
+        index: String,
+    },
+    /// A write inside a read-only transaction.
+    #[error("write in a read-only transaction")]
+    ReadOnly,
+    /// A transaction used after it ended (a failed commit, a rollback).
+    #[error("transaction already finished")]
+    TransactionFinished,
+    /// Stored data, or a stored schema, is newer than this code understands.
+    #[error("{what} has schema version {stored}, this code supports up to {supported}")]
+    SchemaTooNew {
+        /// What (a collection, the adapter's own schema).
+        what: String,
+        /// The version found in the store.
+        stored: u32,
+        /// The newest this code knows.
+        supported: u32,
+    },
+    /// A declaration that contradicts what the store already holds (an index whose fields changed...).
+    #[error("schema mismatch for {what}: {reason}")]
+    SchemaMismatch {
+        /// What.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// A configuration or assembly problem found at start-up.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// The backend failed (I/O, a lost connection, a full disk). `retryable` tells whether the same call may
+    /// succeed later.
+    #[error("storage failure in {adapter}: {message}")]
+    Storage {
+        /// The adapter's name (`memory`, `sqlite`, `postgres`).
+        adapter: String,
+        /// The backend's own message.
+        message: String,
+        /// Whether a retry may succeed (a lost connection: yes; a corrupted file: no).
+        retryable: bool,
+    },
+    /// A record could not be (de)serialized.
+    #[error("serialization of {what} failed: {message}")]
+    Serialization {
+        /// What.
+        what: String,
+        /// The serializer's message.
+        message: String,
+    },
+}
+
+/// The coarse class of an error, for mapping to HTTP statuses or exit codes in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// 404.
+    NotFound,
+    /// 403.
+    Forbidden,
+    /// 409.
+    Conflict,
+    /// 400 / 422.
+    Invalid,
+    /// 413.
+    TooLarge,
+    /// 500: a bug or a broken setup.
+    Internal,
+    /// 503: try again later.
+    Unavailable,
+}
+
+impl Error {
+    /// Whether running the same transaction again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Conflict { retryable, .. } | Error::Storage { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    /// The coarse class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotFound { .. } | Error::UnknownCollection { .. } | Error::UnknownIndex { .. } => {
+                ErrorKind::NotFound
+            }
+            Error::Forbidden { .. } => ErrorKind::Forbidden,
+            Error::Conflict { .. } | Error::Duplicate { .. } => ErrorKind::Conflict,
+            Error::Invalid { .. } | Error::KeyType { .. } | Error::InvalidCursor { .. } => ErrorKind::Invalid,
+            Error::TooLarge { .. } => ErrorKind::TooLarge,
+            Error::Storage { retryable: true, .. } => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        }
+    }
+
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(what: impl Into<String>, key: impl fmt::Display) -> Self {
+        Error::NotFound { what: what.into(), key: key.to_string() }
+    }
+
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid { field: field.into(), reason: reason.into() }
+    }
+
+    /// Shorthand for [`Error::Forbidden`].
+    pub fn forbidden(right: impl Into<String>) -> Self {
+        Error::Forbidden { right: right.into() }
+    }
+
+    /// A retryable serialization conflict detected at commit.
+    pub fn serialization_conflict(what: impl Into<String>) -> Self {
+        Error::Conflict { what: what.into(), expected: None, found: None, retryable: true }
+    }
+
+    /// Shorthand for [`Error::Storage`].
+    pub fn storage(adapter: impl Into<String>, message: impl fmt::Display, retryable: bool) -> Self {
+        Error::Storage { adapter: adapter.into(), message: message.to_string(), retryable }
+    }
+
+    /// Shorthand for [`Error::Serialization`].
+    pub fn serialization(what: impl Into<String>, err: impl fmt::Display) -> Self {
+        Error::Serialization { what: what.into(), message: err.to_string() }
+    }
+}

@@ -1,0 +1,1 @@
+//! The bundled service modules of **ent**, each behind a cargo feature of its name.

@@ -1,0 +1,1 @@
+//! Integration tests of the facade (one binary, submodules).
