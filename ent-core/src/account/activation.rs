@@ -122,7 +122,10 @@ mod tests {
     #[test]
     fn confusable_letters_are_read_as_digits() {
         let typed = "o1il-0000-0000-0000-0000";
-        assert_eq!(ActivationSecret::parse(typed).unwrap(), ActivationSecret::parse("0111-0000-0000-0000-0000").unwrap());
+        assert_eq!(
+            ActivationSecret::parse(typed).unwrap(),
+            ActivationSecret::parse("0111-0000-0000-0000-0000").unwrap()
+        );
     }
 
     #[test]
