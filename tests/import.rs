@@ -41,6 +41,7 @@ fn person(key: &str, given: &str, family: &str, structure: &str, profile: Profil
         units: vec![],
         teachings: vec![],
         parents: vec![],
+        extra: Default::default(),
     }
 }
 
@@ -95,6 +96,7 @@ fn feed() -> Batch {
         groups: vec![],
         people,
         deleted_people: vec![],
+        refused_people: vec![],
     }
 }
 

@@ -78,7 +78,7 @@ impl Report {
     }
 
     fn reject(&mut self, kind: &'static str, key: &str, reason: impl Into<String>) {
-        self.rejected.push(Rejection { kind, key: key.to_owned(), reason: reason.into() });
+        self.rejected.push(Rejection { kind, key: key.to_owned(), reason: reason.into(), location: None });
     }
 }
 
@@ -784,8 +784,10 @@ async fn deactivate_missing(
 ) -> Result<()> {
     let named: HashSet<UserId> = ids.people.values().copied().collect();
     // People whose record was rejected are not "missing": keep them as they are.
-    let rejected: HashSet<String> =
+    let mut rejected: HashSet<String> =
         report.rejected.iter().filter(|r| r.kind == "person").map(|r| r.key.clone()).collect();
+    // So are the people whose record a parser refused before the batch was built.
+    rejected.extend(batch.refused_people.iter().cloned());
     for key in structures {
         let structure = {
             let mut tx = store.begin(TxMode::ReadOnly).await?;
