@@ -71,7 +71,14 @@ impl Feed {
             }
         }
         named.sort_by(|(a, pa), (b, pb)| {
-            (a.date, !a.full, &a.emitter, a.kind_rank, a.part, pa).cmp(&(b.date, !b.full, &b.emitter, b.kind_rank, b.part, pb))
+            (a.date, !a.full, &a.emitter, a.kind_rank, a.part, pa).cmp(&(
+                b.date,
+                !b.full,
+                &b.emitter,
+                b.kind_rank,
+                b.part,
+                pb,
+            ))
         });
         let mut feeds: Vec<Feed> = Vec::new();
         for (f, path) in named {

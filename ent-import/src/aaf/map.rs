@@ -184,13 +184,13 @@ impl Builder {
         !self.structure_keys.is_empty() && !self.structure_keys.contains(key)
     }
 
-    pub(crate) fn record(&mut self, r: RawRecord) {
+    pub(crate) fn record(&mut self, r: &RawRecord) {
         let category = r.category.as_deref().and_then(Category::of);
         let key = match category {
-            Some(Category::Structure) => first(&r, "ENTStructureJointure"),
-            Some(Category::Mef) => first(&r, "ENTMefJointure"),
-            Some(Category::Subject) => first(&r, "ENTMatJointure"),
-            Some(_) => first(&r, "ENTPersonJointure"),
+            Some(Category::Structure) => first(r, "ENTStructureJointure"),
+            Some(Category::Mef) => first(r, "ENTMefJointure"),
+            Some(Category::Subject) => first(r, "ENTMatJointure"),
+            Some(_) => first(r, "ENTPersonJointure"),
             None => None,
         }
         .or(r.id.as_deref().filter(|s| !s.is_empty()))
@@ -229,21 +229,26 @@ impl Builder {
             if kind == "person" {
                 self.deleted.push(key);
             } else {
-                self.reject(kind, &key, r.line, "deletions of structures and nomenclatures are not applied: an administrator decides");
+                self.reject(
+                    kind,
+                    &key,
+                    r.line,
+                    "deletions of structures and nomenclatures are not applied: an administrator decides",
+                );
             }
             return;
         }
         let result = match category {
-            Category::Structure => self.structure(&key, &r),
+            Category::Structure => self.structure(&key, r),
             Category::Mef => {
-                let label = first(&r, "ENTLibelleMef").unwrap_or(&key).to_owned();
+                let label = first(r, "ENTLibelleMef").unwrap_or(&key).to_owned();
                 self.mefs.insert(key.clone(), label);
                 Ok(())
             }
-            Category::Subject => required(&r, "ENTLibelleMatiere").map(|label| {
+            Category::Subject => required(r, "ENTLibelleMatiere").map(|label| {
                 self.matieres.insert(key.clone(), label.to_owned());
             }),
-            Category::Pupil | Category::Responsable | Category::Staff => self.person(&key, category, &r),
+            Category::Pupil | Category::Responsable | Category::Staff => self.person(&key, category, r),
         };
         if let Err(reason) = result {
             if kind == "person" {
@@ -343,13 +348,14 @@ impl Builder {
         };
         let birth_date = match first(r, "ENTPersonDateNaissance") {
             None => None,
-            Some(d) => Some(
-                parse_date(d).ok_or_else(|| format!("ENTPersonDateNaissance `{d}` is not a date (dd/mm/yyyy)"))?,
-            ),
+            Some(d) => {
+                Some(parse_date(d).ok_or_else(|| format!("ENTPersonDateNaissance `{d}` is not a date (dd/mm/yyyy)"))?)
+            }
         };
         let mut extra = BTreeMap::new();
         for (name, vals) in &r.attrs {
-            let vals: Vec<String> = vals.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned).collect();
+            let vals: Vec<String> =
+                vals.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned).collect();
             if !PERSON_MAPPED.contains(&name.as_str()) && !vals.is_empty() {
                 extra.insert(name.clone(), vals);
             }
@@ -401,7 +407,12 @@ impl Builder {
         for v in values(r, "ENTElevePersRelEleve") {
             let Some(parts) = split(v, 1).filter(|p| p.len() >= 4) else {
                 let line = r.line;
-                self.reject("link", &p.key, line, format!("ENTElevePersRelEleve `{v}` is not `id$lien$financier$responsabilité$contact$paiement`"));
+                self.reject(
+                    "link",
+                    &p.key,
+                    line,
+                    format!("ENTElevePersRelEleve `{v}` is not `id$lien$financier$responsabilité$contact$paiement`"),
+                );
                 continue;
             };
             let rank = match parts[3] {

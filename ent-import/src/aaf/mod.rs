@@ -104,7 +104,10 @@ impl Feed {
     /// nor in the file names); everything wrong in the files is in [`Parsed::rejected`].
     pub fn parse(&self, options: &AafOptions) -> Result<Parsed> {
         let year = options.year.or_else(|| self.date.map(SchoolYear::containing)).ok_or_else(|| {
-            Error::invalid("year", "the school year is neither given nor in the file names (ENT_<UAI>_Complet_<date>_...)")
+            Error::invalid(
+                "year",
+                "the school year is neither given nor in the file names (ENT_<UAI>_Complet_<date>_...)",
+            )
         })?;
         let mut builder = map::Builder::new(&options.source, year);
         let mut unreadable = false;
@@ -159,7 +162,7 @@ fn read_file(builder: &mut map::Builder, path: &Path) -> bool {
         match item {
             xml::Item::Record(r) => {
                 records += 1;
-                builder.record(r);
+                builder.record(&r);
             }
             xml::Item::File { line, reason, fatal } => {
                 stopped |= fatal;

@@ -270,7 +270,12 @@ pub fn write_batch(batch: &Batch, dir: &Path, options: &WriteOptions) -> io::Res
                         p.parents.iter().filter(|l| l.legal && l.authority).map(|l| l.parent.clone()).collect();
                     attrs.push(("ENTEleveAutoriteParentale", with));
                 }
-                pupils.record(&Rec { op: "addRequest", category: ("categoriePersonne", "Eleve"), id: p.key.clone(), attrs })?;
+                pupils.record(&Rec {
+                    op: "addRequest",
+                    category: ("categoriePersonne", "Eleve"),
+                    id: p.key.clone(),
+                    attrs,
+                })?;
             }
             Some(Profile::Responsable) => {
                 responsables.record(&Rec {

@@ -145,14 +145,8 @@ impl<R: BufRead> RecordReader<R> {
                 "modifyRequest" => Op::Modify,
                 _ => Op::Delete,
             };
-            self.record = Some(RawRecord {
-                op,
-                category: None,
-                id: None,
-                attrs: BTreeMap::new(),
-                line,
-                problems: Vec::new(),
-            });
+            self.record =
+                Some(RawRecord { op, category: None, id: None, attrs: BTreeMap::new(), line, problems: Vec::new() });
             if empty {
                 self.close_record();
             } else {
@@ -164,16 +158,17 @@ impl<R: BufRead> RecordReader<R> {
             match name.as_str() {
                 "attr" | "modification" => {
                     let parent = self.stack.last().map(String::as_str);
-                    let context =
-                        if parent == Some("operationalAttributes") { Context::Operational } else { Context::Attributes };
+                    let context = if parent == Some("operationalAttributes") {
+                        Context::Operational
+                    } else {
+                        Context::Attributes
+                    };
                     let attr_name = attribute(e, "name");
                     if name == "modification" {
                         match attribute(e, "operation").as_deref() {
                             // Missing in some of the ministry's own delta files: replace is the only operation.
                             None | Some("replace") => {}
-                            Some(other) => {
-                                self.problem(line, format!("unsupported modification operation `{other}`"))
-                            }
+                            Some(other) => self.problem(line, format!("unsupported modification operation `{other}`")),
                         }
                     }
                     match attr_name {
@@ -238,16 +233,16 @@ impl<R: BufRead> RecordReader<R> {
         }
     }
 
-    fn close(&mut self, name: String) {
+    fn close(&mut self, name: &str) {
         let line = self.line_here();
-        if self.stack.last() == Some(&name) {
+        if self.stack.last().map(String::as_str) == Some(name) {
             self.stack.pop();
-            self.closed(&name);
+            self.closed(name);
             return;
         }
         let open = self.stack.last().cloned().unwrap_or_default();
         self.problem(line, format!("mismatched closing tag </{name}> for <{open}>"));
-        if let Some(at) = self.stack.iter().rposition(|n| *n == name) {
+        if let Some(at) = self.stack.iter().rposition(|n| n == name) {
             while self.stack.len() > at {
                 if let Some(n) = self.stack.pop() {
                     self.closed(&n);
@@ -265,7 +260,11 @@ impl<R: BufRead> RecordReader<R> {
                 e.into_owned()
             }
             Err(e) => {
-                let line = self.lines.line_of(self.reader.error_position());
+                let line = match e {
+                    // Where the undecodable text ends: the error position is not kept for those.
+                    XmlError::Encoding(_) => self.line_here(),
+                    _ => self.lines.line_of(self.reader.error_position()),
+                };
                 self.errors_in_a_row += 1;
                 let fatal = matches!(e, XmlError::Syntax(_) | XmlError::Io(_)) || self.errors_in_a_row > 16;
                 let reason = match &e {
@@ -290,7 +289,16 @@ impl<R: BufRead> RecordReader<R> {
             Event::Empty(e) => self.open(&e, true),
             Event::End(e) => {
                 let name = e.name().as_ref().to_owned();
-                self.close(name);
+                self.close(&name);
+            }
+            Event::Text(t) if !self.root_seen && !t.trim().is_empty() => {
+                let line = self.line_here();
+                self.pending.push(Item::File {
+                    line,
+                    reason: "not an XML file: text before the root element".into(),
+                    fatal: true,
+                });
+                self.done = true;
             }
             Event::Text(t) => {
                 if let Some(text) = self.text.as_mut() {
@@ -330,7 +338,11 @@ impl<R: BufRead> RecordReader<R> {
                     self.close_record();
                 }
                 if !self.root_seen {
-                    self.pending.push(Item::File { line, reason: "empty file: no <ficAlimMENESR>".into(), fatal: true });
+                    self.pending.push(Item::File {
+                        line,
+                        reason: "empty file: no <ficAlimMENESR>".into(),
+                        fatal: true,
+                    });
                 }
                 self.done = true;
             }
