@@ -4,3 +4,4 @@ mod aaf;
 mod demo;
 mod directory;
 mod import;
+mod oneroster;

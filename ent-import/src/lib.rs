@@ -10,6 +10,7 @@ pub mod demo;
 mod feed;
 mod login;
 pub mod oneroster;
+mod parsed;
 mod report;
 
 pub use apply::{ApplyOptions, apply};
@@ -17,4 +18,5 @@ pub use feed::{
     Batch, ClassIn, GroupIn, Mode, ParentIn, PersonIn, PersonRef, StructureIn, SubjectIn, TeachingIn, UnitRef,
 };
 pub use login::base_login;
+pub use parsed::Parsed;
 pub use report::{Held, IssuedCode, Location, Rejection, Report};
