@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::Result;
 use crate::caller::Caller;
 use crate::ent::Runtime;
-use crate::storage::{CollectionDef, IndexDef, IndexEntry, KeyKind, Record, Transaction, TxExt, Tuple};
-use crate::Result;
+use crate::storage::{CollectionDef, IndexDef, IndexEntry, KeyKind, Record, Transaction, Tuple, TxExt};
 
 /// The collection of audit entries.
 pub const AUDIT: &str = "ent.audit";

@@ -25,9 +25,9 @@ impl Authorizer for DefaultGrants {
     async fn authorize(&self, registry: &Registry, caller: &Caller, right: &str) -> Result<()> {
         let held = match caller {
             Caller::System(system) => registry.right(right).is_some() && system.scope.covers(right),
-            Caller::User(user) => registry
-                .right(right)
-                .is_some_and(|decl| decl.default_grants.iter().any(|p| user.profiles.contains(p))),
+            Caller::User(user) => {
+                registry.right(right).is_some_and(|decl| decl.default_grants.iter().any(|p| user.profiles.contains(p)))
+            }
         };
         if held { Ok(()) } else { Err(Error::forbidden(right)) }
     }

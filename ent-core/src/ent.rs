@@ -28,7 +28,9 @@ use crate::job::{JobReport, JobSpec};
 use crate::module::context::guard;
 use crate::module::installed::InstalledModule;
 use crate::module::registry::ActionEntry;
-use crate::module::{Action, CORE_VERSION, CollectionDecl, Context, Handlers, Manifest, Migration, Registry, ServiceModule};
+use crate::module::{
+    Action, CORE_VERSION, CollectionDecl, Context, Handlers, Manifest, Migration, Registry, ServiceModule,
+};
 use crate::profile::Profile;
 use crate::settings::{SETTINGS_WRITE, SettingValue};
 use crate::storage::retry::RetryPolicy;
@@ -70,8 +72,10 @@ impl ServiceModule for CoreModule {
         let mut manifest = Manifest::new("ent", CORE_VERSION)
             .description("ent-core: events, jobs, settings, audit")
             .right(SETTINGS_WRITE, "Change the settings of a structure", [Profile::AdminLocal, Profile::AdminCentral]);
-        manifest.collections =
-            crate::storage::core_collections().into_iter().map(|def| CollectionDecl { def, schema_version: 1 }).collect();
+        manifest.collections = crate::storage::core_collections()
+            .into_iter()
+            .map(|def| CollectionDecl { def, schema_version: 1 })
+            .collect();
         manifest
     }
 
@@ -80,15 +84,7 @@ impl ServiceModule for CoreModule {
     }
 }
 
-/// Assembles an [`Ent`].
-///
-/// ```ignore
-/// let ent = Ent::builder(Arc::new(MemoryStore::new()))
-///     .module(Guestbook::default())
-///     .config("guestbook", json!({ "title": "Livre d'or" }))
-///     .build()
-///     .await?;
-/// ```
+/// Assembles an [`Ent`]: see the `guestbook` example crate for a complete assembly.
 pub struct EntBuilder {
     store: Arc<dyn Store>,
     modules: Vec<Arc<dyn ServiceModule>>,
@@ -304,7 +300,8 @@ impl Ent {
     /// [`Error::InvalidInput`], and whatever the action returns; on any error nothing is stored.
     pub async fn call(&self, caller: &Caller, action: &str, input: &str) -> Result<Value> {
         self.rt.registry.resolve(action)?;
-        let value: Value = serde_json::from_str(input).map_err(|e| Error::malformed_json(format!("input of {action}"), &e))?;
+        let value: Value =
+            serde_json::from_str(input).map_err(|e| Error::malformed_json(format!("input of {action}"), &e))?;
         self.call_value(caller, action, value).await
     }
 
@@ -336,7 +333,8 @@ impl Ent {
     /// Runs an action with typed input and output: the module's typed API calls this. The right and the
     /// input's schema are checked exactly as for [`Ent::call`].
     pub async fn run<A: Action>(&self, caller: &Caller, input: A::Input) -> Result<A::Output> {
-        let value = serde_json::to_value(&input).map_err(|e| Error::serialization(format!("input of {}", A::NAME), e))?;
+        let value =
+            serde_json::to_value(&input).map_err(|e| Error::serialization(format!("input of {}", A::NAME), e))?;
         let entry = self.rt.prepare(caller, A::NAME, &value).await?;
         if entry.handler.as_any().downcast_ref::<A>().is_none() {
             return Err(entry.not_typed::<A>());

@@ -26,8 +26,8 @@ use serde_json::Value;
 use super::EventEnvelope;
 use crate::caller::Caller;
 use crate::ent::Runtime;
-use crate::storage::{CollectionDef, IndexEntry, KeyKind, Record, Transaction, TxExt, Tuple, WriteOp};
 use crate::storage::typed::to_new_record;
+use crate::storage::{CollectionDef, IndexEntry, KeyKind, Record, Transaction, Tuple, TxExt, WriteOp};
 use crate::{Error, EventId, Result};
 
 /// The collection of per-source sequence numbers.

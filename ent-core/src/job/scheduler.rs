@@ -13,7 +13,7 @@ use crate::caller::Caller;
 use crate::ent::Runtime;
 use crate::module::Context;
 use crate::module::context::guard;
-use crate::storage::{Element, Scan, TxExt, TxMode, Tuple};
+use crate::storage::{Element, Scan, Tuple, TxExt, TxMode};
 use crate::{Error, Result};
 
 const PAGE: usize = 64;
@@ -117,8 +117,15 @@ async fn run_one(rt: &Arc<Runtime>, job: JobRecord, version: u64, report: &mut J
                 let what = format!("job {}", job.kind);
                 let mut ctx = Context { rt: &rt, caller: &caller, module: &entry.module, tx: &mut *tx };
                 guard(&what, entry.handler.run(&mut ctx, &info)).await?;
-                audit::record(&rt, &mut *tx, &caller, "job.run", &job.kind, json!({ "job": job.id, "attempt": job.attempts }))
-                    .await?;
+                audit::record(
+                    &rt,
+                    &mut *tx,
+                    &caller,
+                    "job.run",
+                    &job.kind,
+                    json!({ "job": job.id, "attempt": job.attempts }),
+                )
+                .await?;
                 // Completing is a version-checked write: if the lease expired and another process took the
                 // job, this fails and the handler's writes roll back with it.
                 match job.every_seconds {

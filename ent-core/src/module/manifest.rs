@@ -200,8 +200,7 @@ impl Manifest {
     /// A manifest with an id and a version, requiring the running `ent-core`'s minor version.
     pub fn new(id: impl Into<String>, version: impl Into<String>) -> Self {
         let core = semver::Version::parse(CORE_VERSION).expect("ent-core's own version is semver");
-        let requires_core =
-            if core.major == 0 { format!("^0.{}", core.minor) } else { format!("^{}", core.major) };
+        let requires_core = if core.major == 0 { format!("^0.{}", core.minor) } else { format!("^{}", core.major) };
         Manifest {
             id: id.into(),
             version: version.into(),
@@ -318,7 +317,12 @@ impl Manifest {
     }
 
     /// Declares a kind of job; `every` makes it periodic.
-    pub fn job(mut self, kind: impl Into<String>, description: impl Into<String>, every: Option<std::time::Duration>) -> Self {
+    pub fn job(
+        mut self,
+        kind: impl Into<String>,
+        description: impl Into<String>,
+        every: Option<std::time::Duration>,
+    ) -> Self {
         self.jobs.push(JobDecl {
             kind: kind.into(),
             description: description.into(),

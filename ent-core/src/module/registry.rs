@@ -89,7 +89,10 @@ fn check_id(id: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid("module.id", format!("`{id}`: lowercase ASCII letters, digits and `_`, starting with a letter")))
+        Err(Error::invalid(
+            "module.id",
+            format!("`{id}`: lowercase ASCII letters, digits and `_`, starting with a letter"),
+        ))
     }
 }
 
@@ -109,8 +112,9 @@ impl Registry {
             if entries.contains_key(&manifest.id) {
                 return Err(Error::DuplicateModule { module: manifest.id });
             }
-            let version = semver::Version::parse(&manifest.version)
-                .map_err(|e| config_error(&manifest.id, format!("version `{}` is not semver: {e}", manifest.version)))?;
+            let version = semver::Version::parse(&manifest.version).map_err(|e| {
+                config_error(&manifest.id, format!("version `{}` is not semver: {e}", manifest.version))
+            })?;
             entries.insert(manifest.id.clone(), ModuleEntry { manifest, version, module });
         }
         let core = semver::Version::parse(CORE_VERSION).expect("ent-core's own version is semver");
@@ -165,13 +169,16 @@ impl Registry {
             match (&entry.manifest.config, given) {
                 (Some(schema), given) => {
                     let value = given.unwrap_or_else(|| Value::Object(Default::default()));
-                    let violations = SchemaCheck::compile(&format!("the configuration of `{id}`"), schema)?.violations(&value);
+                    let violations =
+                        SchemaCheck::compile(&format!("the configuration of `{id}`"), schema)?.violations(&value);
                     if !violations.is_empty() {
                         return Err(Error::InvalidConfig { module: id.clone(), violations });
                     }
                     registry.configs.insert(id.clone(), value);
                 }
-                (None, Some(_)) => return Err(config_error(id, "a configuration was given, but the module takes none")),
+                (None, Some(_)) => {
+                    return Err(config_error(id, "a configuration was given, but the module takes none"));
+                }
                 (None, None) => {}
             }
         }
@@ -189,7 +196,7 @@ impl Registry {
             if name.starts_with(&prefix) && name.len() > prefix.len() {
                 Ok(())
             } else {
-                Err(config_error(&m.id, format!("the {kind} `{name}` must be named `{prefix}...`")))
+                Err(config_error(&m.id, format!("the {kind} `{name}` must be named `{prefix}<name>`")))
             }
         };
         for right in &m.rights {
@@ -200,6 +207,15 @@ impl Registry {
         }
         for c in &m.collections {
             owned("collection", &c.def.name)?;
+        }
+        for a in &m.actions {
+            owned("action", &a.name)?;
+        }
+        for l in &m.listens {
+            owned("subscriber", &l.subscriber)?;
+        }
+        for j in &m.jobs {
+            owned("job", &j.kind)?;
         }
         for e in &m.emits {
             owned("event", &e.name)?;
@@ -222,7 +238,10 @@ impl Registry {
         }
         for asset in m.assets.iter().map(|a| &a.path).chain(m.i18n.iter().map(|c| &c.path)) {
             if entry.module.asset(asset).is_none() {
-                return Err(config_error(&m.id, format!("the asset `{asset}` is declared but the module does not ship it")));
+                return Err(config_error(
+                    &m.id,
+                    format!("the asset `{asset}` is declared but the module does not ship it"),
+                ));
             }
         }
         Ok(())
@@ -237,13 +256,16 @@ impl Registry {
         for handler in &handlers.actions {
             let name = handler.name();
             let Some(decl) = m.find_action(name) else {
-                return Err(config_error(&m.id, format!("the action `{name}` has a handler but is not in the manifest")));
+                return Err(config_error(
+                    &m.id,
+                    format!("the action `{name}` has a handler but is not in the manifest"),
+                ));
             };
             if !declared.remove(name) {
                 return Err(config_error(&m.id, format!("the action `{name}` has two handlers")));
             }
             if !name.starts_with(&prefix) {
-                return Err(config_error(&m.id, format!("the action `{name}` must be named `{prefix}...`")));
+                return Err(config_error(&m.id, format!("the action `{name}` must be named `{prefix}<name>`")));
             }
             if !self.rights.contains_key(&decl.right) {
                 return Err(config_error(
@@ -267,7 +289,7 @@ impl Registry {
                 return Err(config_error(&m.id, format!("the subscriber `{name}` is not in the manifest")));
             };
             if !name.starts_with(&prefix) {
-                return Err(config_error(&m.id, format!("the subscriber `{name}` must be named `{prefix}...`")));
+                return Err(config_error(&m.id, format!("the subscriber `{name}` must be named `{prefix}<name>`")));
             }
             for event in &decl.events {
                 if !self.emitters.contains_key(event) {
@@ -299,7 +321,7 @@ impl Registry {
                 return Err(config_error(&m.id, format!("the job `{kind}` is not in the manifest")));
             };
             if !kind.starts_with(&prefix) {
-                return Err(config_error(&m.id, format!("the job `{kind}` must be named `{prefix}...`")));
+                return Err(config_error(&m.id, format!("the job `{kind}` must be named `{prefix}<name>`")));
             }
             let entry = JobEntry { module: m.id.clone(), every_seconds: decl.every_seconds, handler: handler.clone() };
             if self.jobs.insert(kind.to_owned(), Arc::new(entry)).is_some() {
@@ -347,8 +369,8 @@ impl Registry {
     /// The bytes of an asset a module declares.
     pub fn asset(&self, module: &str, path: &str) -> Option<Cow<'static, [u8]>> {
         let entry = self.modules.get(module)?;
-        let declared = entry.manifest.assets.iter().any(|a| a.path == path)
-            || entry.manifest.i18n.iter().any(|c| c.path == path);
+        let declared =
+            entry.manifest.assets.iter().any(|a| a.path == path) || entry.manifest.i18n.iter().any(|c| c.path == path);
         if declared { entry.module.asset(path) } else { None }
     }
 

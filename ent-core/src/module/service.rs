@@ -8,10 +8,10 @@ use async_trait::async_trait;
 
 use super::action::{Action, DynAction};
 use super::manifest::Manifest;
+use crate::Result;
 use crate::event::Subscriber;
 use crate::job::JobHandler;
 use crate::storage::Store;
-use crate::Result;
 
 /// A service module: news, notes, messagerie... or a third party's.
 ///

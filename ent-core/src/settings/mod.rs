@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::caller::Caller;
 use crate::ent::Runtime;
 use crate::profile::Profile;
-use crate::storage::{CollectionDef, KeyKind, Record, Transaction, TxExt, Tuple};
+use crate::storage::{CollectionDef, KeyKind, Record, Transaction, Tuple, TxExt};
 use crate::{Error, Result, StructureId};
 
 /// The collection of set values.
@@ -125,7 +125,14 @@ pub(crate) async fn write(
         None => tx.insert_record(&record).await?,
     };
     let target = format!("{name}@{structure}");
-    crate::audit::record(rt, tx, caller, "settings.set", &target, serde_json::json!({ "before": before, "after": value }))
-        .await?;
+    crate::audit::record(
+        rt,
+        tx,
+        caller,
+        "settings.set",
+        &target,
+        serde_json::json!({ "before": before, "after": value }),
+    )
+    .await?;
     Ok(version)
 }
