@@ -30,6 +30,9 @@ async fn typed_and_json_calls_reach_the_same_action() {
     assert!(typed_list.signatures.iter().all(|s| s.author == pupil.user_id().unwrap()));
 }
 
+/// What an error must look like.
+type Expect = Box<dyn Fn(&Error) -> bool>;
+
 #[tokio::test]
 async fn each_bad_input_is_its_own_error_and_stores_nothing() {
     let (store, clock, probe) = (MemoryStore::new(), clock(), Probe::default());
@@ -41,7 +44,7 @@ async fn each_bad_input_is_its_own_error_and_stores_nothing() {
     let before = census(&store).await;
 
     let stale = format!(r#"{{"id": "{}", "version": 1, "message": "late"}}"#, signed.id);
-    let cases: Vec<(&str, &str, &str, Box<dyn Fn(&Error) -> bool>)> = vec![
+    let cases: Vec<(&str, &str, &str, Expect)> = vec![
         (
             "unknown module",
             "agenda.create",
