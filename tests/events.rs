@@ -1,7 +1,7 @@
 //! Events: written with the change, delivered after commit, at least once, in order per source, never for a
 //! rolled-back change, never lost by a crash.
 
-use ent::core::profile::Profile;
+use ent::core::directory::Profile;
 use ent::core::{Error, StructureId};
 use ent::storage::memory::MemoryStore;
 use guestbook::{Guestbook, ListInput, Signature, signed_counter};

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use ent::core::clock::ManualClock;
+use ent::core::directory::Profile;
 use ent::core::event::{Event, EventEnvelope, Subscriber};
 use ent::core::job::{JobHandler, JobInfo};
 use ent::core::module::{Action, Context, Handlers, Manifest, ServiceModule};
-use ent::core::profile::Profile;
 use ent::core::storage::{CollectionDef, KeyKind, Record, Scan, Store, Tuple, TxMode};
 use ent::core::{Caller, Ent, EntBuilder, Error, StructureId, UserId};
 use ent::storage::memory::MemoryStore;

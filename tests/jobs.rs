@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use ent::core::clock::Clock;
+use ent::core::directory::Profile;
 use ent::core::job::{JOBS, JobRecord, JobSpec, JobState};
-use ent::core::profile::Profile;
 use ent::core::storage::{Record, Scan, Store, TxExt, TxMode};
 use ent::core::{Caller, Error, StructureId, SystemScope};
 use ent::storage::memory::MemoryStore;

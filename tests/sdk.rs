@@ -1,8 +1,8 @@
 //! The module SDK: typed and JSON calls share one path; every bad input is its own typed error and stores
 //! nothing.
 
+use ent::core::directory::Profile;
 use ent::core::module::ServiceModule;
-use ent::core::profile::Profile;
 use ent::core::{Caller, Error, StructureId, SystemScope};
 use ent::storage::memory::MemoryStore;
 use guestbook::{Guestbook, ListInput, Signature};

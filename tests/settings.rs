@@ -1,7 +1,7 @@
 //! Settings: defaults from the manifest, changed at run time by administrators, validated, version
 //! checked, audited.
 
-use ent::core::profile::Profile;
+use ent::core::directory::Profile;
 use ent::core::{Error, StructureId};
 use ent::storage::memory::MemoryStore;
 use guestbook::{Guestbook, MAX_LENGTH, MaxLength};

@@ -6,14 +6,14 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::Profile;
+use crate::directory::Profile;
 use crate::{SessionId, StructureId, UserId};
 
 /// Who runs an action.
 ///
 /// ```
 /// use ent_core::caller::{Caller, SystemScope};
-/// use ent_core::profile::Profile;
+/// use ent_core::directory::Profile;
 /// use ent_core::{StructureId, UserId};
 ///
 /// let pupil = Caller::user(UserId::new(), StructureId::new(), [Profile::Eleve]);

@@ -23,6 +23,7 @@ use crate::audit::{AUDIT, AuditEntry};
 use crate::authorize::{Authorizer, DefaultGrants};
 use crate::caller::Caller;
 use crate::clock::{Clock, SystemClock};
+use crate::directory::Profile;
 use crate::event::DeliveryReport;
 use crate::job::{JobReport, JobSpec};
 use crate::module::context::guard;
@@ -31,7 +32,6 @@ use crate::module::registry::ActionEntry;
 use crate::module::{
     Action, CORE_VERSION, CollectionDecl, Context, Handlers, Manifest, Migration, Registry, ServiceModule,
 };
-use crate::profile::Profile;
 use crate::settings::{SETTINGS_WRITE, SettingValue};
 use crate::storage::retry::RetryPolicy;
 use crate::storage::{Record, Scan, Store, TxExt, TxMode};

@@ -5,17 +5,18 @@
 //! settings ([`settings`]) and the assembly ([`Ent`]); and, as it grows, the directory, rights and
 //! authentication. It has no SQL and no HTTP: a module author depends on this crate alone.
 
+pub mod account;
 pub mod audit;
 pub mod authorize;
 pub mod caller;
 pub mod clock;
+pub mod directory;
 pub mod ent;
 pub mod error;
 pub mod event;
 pub mod id;
 pub mod job;
 pub mod module;
-pub mod profile;
 pub mod settings;
 pub mod storage;
 

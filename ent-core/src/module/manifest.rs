@@ -4,12 +4,12 @@
 //!
 //! ```
 //! use ent_core::module::Manifest;
-//! use ent_core::profile::Profile;
+//! use ent_core::directory::Profile;
 //!
 //! let manifest = Manifest::new("news", "1.2.0")
 //!     .description("School news")
 //!     .requires("directory", "^1")
-//!     .right("news.publish", "Publish news", [Profile::Personnel, Profile::AdminLocal]);
+//!     .right("news.publish", "Publish news", [Profile::Direction, Profile::AdminLocal]);
 //! let json = manifest.to_json_pretty();
 //! assert!(json.contains(r#""id": "news""#));
 //! ```
@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::action::Action;
+use crate::directory::Profile;
 use crate::event::Event;
-use crate::profile::Profile;
 use crate::storage::{CollectionDef, Record};
 
 /// The version of `ent-core` that modules' `requires_core` is checked against.

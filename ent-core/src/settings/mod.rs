@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::caller::Caller;
+use crate::directory::Profile;
 use crate::ent::Runtime;
-use crate::profile::Profile;
 use crate::storage::{CollectionDef, KeyKind, Record, Transaction, Tuple, TxExt};
 use crate::{Error, Result, StructureId};
 

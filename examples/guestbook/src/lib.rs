@@ -10,7 +10,7 @@
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use ent::core::{Caller, Ent, StructureId, UserId};
-//! use ent::core::profile::Profile;
+//! use ent::core::directory::Profile;
 //! use ent::storage::memory::MemoryStore;
 //! use guestbook::{Guestbook, ListInput};
 //!
@@ -36,8 +36,8 @@ mod records;
 
 use std::borrow::Cow;
 
+use ent::core::directory::Profile;
 use ent::core::module::{Handlers, Manifest, ServiceModule};
-use ent::core::profile::Profile;
 use ent::core::{Caller, Ent};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -73,7 +73,15 @@ pub struct Guestbook;
 impl ServiceModule for Guestbook {
     fn manifest(&self) -> Manifest {
         let everyone = Profile::ALL;
-        let signers = [Profile::Eleve, Profile::Parent, Profile::Enseignant, Profile::Personnel];
+        let signers = [
+            Profile::Eleve,
+            Profile::Responsable,
+            Profile::Enseignant,
+            Profile::Direction,
+            Profile::VieScolaire,
+            Profile::Administratif,
+            Profile::Documentaliste,
+        ];
         Manifest::new("guestbook", env!("CARGO_PKG_VERSION"))
             .description("A guest book per structure")
             .right("guestbook.read", "Read the guest book", everyone)

@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use ent::core::directory::Profile;
 use ent::core::module::ServiceModule;
-use ent::core::profile::Profile;
 use ent::core::{Caller, Ent, StructureId, UserId};
 use ent::storage::memory::MemoryStore;
 use guestbook::{Guestbook, ListInput};
