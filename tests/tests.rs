@@ -1,1 +1,2 @@
 //! Integration tests of the facade (one binary, submodules).
+mod storage_memory;
