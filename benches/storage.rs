@@ -87,10 +87,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("tx_1000_inserts_batched", |b| {
         b.iter_batched(
             || {
+                let first = next + 1;
                 next += 1000;
-                (next - 1000..next)
-                    .map(|i| WriteOp::Insert { collection: COLLECTION.into(), record: record(i) })
-                    .collect()
+                (first..=next).map(|i| WriteOp::Insert { collection: COLLECTION.into(), record: record(i) }).collect()
             },
             |ops: Vec<WriteOp>| {
                 rt.block_on(async {

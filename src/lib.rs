@@ -1,7 +1,7 @@
-//! **ent**: an embeddable Espace Numérique de Travail core. This facade re-exports the workspace's crates
-//! behind features.
+#![doc = include_str!("../README.md")]
 
 pub use ent_core as core;
 pub use ent_core::{Error, Result};
+pub use ent_import as import;
 pub use ent_modules as modules;
 pub use ent_storage as storage;
