@@ -304,14 +304,12 @@ pub(crate) async fn concurrent_inserts_of_one_id(s: Arc<dyn Store>) -> Outcome {
     t1.insert(ITEMS, item("a", 1)).await?;
     let second = t2.insert(ITEMS, item("a", 2)).await;
     t1.commit().await?;
+    // The second insert fails at once (Duplicate, or a retryable conflict), or its commit fails.
     match second {
-        Err(e @ (Error::Duplicate { .. } | Error::Conflict { retryable: true, .. })) => {
-            let _ = e;
-        }
+        Err(Error::Duplicate { .. } | Error::Conflict { retryable: true, .. }) => {}
         Err(e) => return Err(Failure::new(format!("expected Duplicate or a retryable conflict, got {e:?}"))),
         Ok(_) => {
-            let e = expect_err!(t2.commit().await, Error::Conflict { retryable: true, .. } | Error::Duplicate { .. });
-            let _ = e;
+            expect_err!(t2.commit().await, Error::Conflict { retryable: true, .. } | Error::Duplicate { .. });
         }
     }
     let mut tx = s.begin(TxMode::ReadOnly).await?;
