@@ -10,3 +10,4 @@ mod import;
 mod jobs;
 mod sdk;
 mod settings;
+mod storage_memory;
