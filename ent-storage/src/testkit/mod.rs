@@ -266,7 +266,7 @@ suite! {
     }
     ;
     blobs {
-        put_read_stat, same_bytes_stored_once, empty_blob, chunked_write_and_streamed_read, too_large_leaves_nothing, at_the_limit, missing_blob, remove_blob, list_pages_in_id_order, reference_counts, gc_removes_only_unreferenced, gc_spares_young_blobs, gc_after_last_release, store_again_after_collection, gc_never_removes_a_blob_referenced_meanwhile, acquire_during_collection_fails,
+        put_read_stat, same_bytes_stored_once, empty_blob, chunked_write_and_streamed_read, too_large_leaves_nothing, at_the_limit, missing_blob, remove_blob, list_pages_in_id_order, reference_counts, gc_removes_only_unreferenced, gc_spares_young_blobs, gc_after_last_release, store_again_after_collection, gc_never_removes_a_blob_referenced_meanwhile, acquire_during_collection_fails, acquire_after_collection_fails, acquire_of_unknown_bytes_fails,
     }
 }
 

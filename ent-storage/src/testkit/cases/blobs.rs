@@ -37,9 +37,9 @@ async fn refs(s: &Arc<dyn Store>, id: &BlobId) -> Result<i64, Failure> {
     Ok(references(&mut *tx, id).await?)
 }
 
-async fn acquire_committed(s: &Arc<dyn Store>, id: &BlobId) -> Outcome {
+async fn acquire_committed(s: &Arc<dyn Store>, b: &Blobs, id: &BlobId) -> Outcome {
     let mut tx = s.begin(TxMode::ReadWrite).await?;
-    acquire(&mut *tx, id).await?;
+    acquire(&mut *tx, &**b, id).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -185,8 +185,8 @@ pub(crate) async fn reference_counts(s: Arc<dyn Store>, b: Blobs) -> Outcome {
     let meta = put_bytes(&*b, b"attachment").await?;
     ensure_eq!(refs(&s, &meta.id).await?, 0, "no reference yet");
     let mut tx = s.begin(TxMode::ReadWrite).await?;
-    acquire(&mut *tx, &meta.id).await?;
-    acquire(&mut *tx, &meta.id).await?;
+    acquire(&mut *tx, &*b, &meta.id).await?;
+    acquire(&mut *tx, &*b, &meta.id).await?;
     ensure_eq!(references(&mut *tx, &meta.id).await?, 2, "own acquisitions visible");
     tx.commit().await?;
     let mut tx = s.begin(TxMode::ReadWrite).await?;
@@ -194,7 +194,7 @@ pub(crate) async fn reference_counts(s: Arc<dyn Store>, b: Blobs) -> Outcome {
     tx.commit().await?;
     ensure_eq!(refs(&s, &meta.id).await?, 1, "2 - 1");
     let mut tx = s.begin(TxMode::ReadWrite).await?;
-    acquire(&mut *tx, &meta.id).await?;
+    acquire(&mut *tx, &*b, &meta.id).await?;
     tx.rollback().await?;
     ensure_eq!(refs(&s, &meta.id).await?, 1, "a rolled back acquisition does not count");
     Ok(())
@@ -204,7 +204,7 @@ pub(crate) async fn gc_removes_only_unreferenced(s: Arc<dyn Store>, b: Blobs) ->
     setup(&*s).await?;
     let kept = put_bytes(&*b, b"kept").await?;
     let orphan = put_bytes(&*b, b"orphan").await?;
-    acquire_committed(&s, &kept.id).await?;
+    acquire_committed(&s, &b, &kept.id).await?;
     let cutoff = later(&kept).max(later(&orphan));
     let removed = collect_garbage(&*s, &*b, cutoff).await?;
     ensure_eq!(removed, vec![orphan.id], "only the unreferenced blob");
@@ -226,8 +226,8 @@ pub(crate) async fn gc_spares_young_blobs(s: Arc<dyn Store>, b: Blobs) -> Outcom
 pub(crate) async fn gc_after_last_release(s: Arc<dyn Store>, b: Blobs) -> Outcome {
     setup(&*s).await?;
     let meta = put_bytes(&*b, b"erased with its owner").await?;
-    acquire_committed(&s, &meta.id).await?;
-    acquire_committed(&s, &meta.id).await?;
+    acquire_committed(&s, &b, &meta.id).await?;
+    acquire_committed(&s, &b, &meta.id).await?;
     let mut tx = s.begin(TxMode::ReadWrite).await?;
     release(&mut *tx, &meta.id).await?;
     tx.commit().await?;
@@ -246,10 +246,28 @@ pub(crate) async fn store_again_after_collection(s: Arc<dyn Store>, b: Blobs) ->
     ensure_eq!(collect_garbage(&*s, &*b, later(&meta)).await?, vec![meta.id], "collected");
     let again = put_bytes(&*b, b"comes back").await?;
     ensure_eq!(again.id, meta.id, "same id");
-    acquire_committed(&s, &again.id).await?;
+    acquire_committed(&s, &b, &again.id).await?;
     ensure_eq!(refs(&s, &again.id).await?, 1, "referenced again");
     ensure_eq!(collect_garbage(&*s, &*b, later(&again)).await?, Vec::<BlobId>::new(), "and kept");
     ensure_eq!(read_all(&*b, &again.id).await?, b"comes back".to_vec(), "readable");
+    Ok(())
+}
+
+pub(crate) async fn acquire_after_collection_fails(s: Arc<dyn Store>, b: Blobs) -> Outcome {
+    setup(&*s).await?;
+    let meta = put_bytes(&*b, b"collected for good").await?;
+    ensure_eq!(collect_garbage(&*s, &*b, later(&meta)).await?, vec![meta.id], "collected");
+    let mut tx = s.begin(TxMode::ReadWrite).await?;
+    expect_err!(acquire(&mut *tx, &*b, &meta.id).await, Error::NotFound { .. });
+    ensure_eq!(references(&mut *tx, &meta.id).await?, 0, "a failed acquisition counts nothing");
+    Ok(())
+}
+
+pub(crate) async fn acquire_of_unknown_bytes_fails(s: Arc<dyn Store>, b: Blobs) -> Outcome {
+    setup(&*s).await?;
+    let id = BlobId::of(b"never stored");
+    let mut tx = s.begin(TxMode::ReadWrite).await?;
+    expect_err!(acquire(&mut *tx, &*b, &id).await, Error::NotFound { .. });
     Ok(())
 }
 
@@ -279,7 +297,7 @@ impl Hooked {
         }
         let result = async {
             let mut tx = self.store.begin(TxMode::ReadWrite).await?;
-            acquire(&mut *tx, &self.target).await?;
+            acquire(&mut *tx, &*self.inner, &self.target).await?;
             tx.commit().await
         }
         .await;
