@@ -1,6 +1,7 @@
 //! Integration tests of the facade: one binary, one submodule per subject (link time is real on 2 cores).
 
 mod aaf;
+mod accounts;
 mod assembly;
 mod demo;
 mod directory;
@@ -11,3 +12,4 @@ mod jobs;
 mod oneroster;
 mod sdk;
 mod settings;
+mod storage_memory;
