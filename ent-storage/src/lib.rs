@@ -3,3 +3,8 @@
 
 #[cfg(feature = "memory")]
 pub mod memory;
+
+#[cfg(feature = "sqlite")]
+mod blocking;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
