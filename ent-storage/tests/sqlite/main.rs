@@ -1,0 +1,4 @@
+//! Tests of the SQLite adapter (one binary: link time on 2 cores is real).
+
+mod common;
+mod smoke;
