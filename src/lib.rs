@@ -1,5 +1,4 @@
-//! **ent**: an embeddable Espace Numérique de Travail core. This facade re-exports the workspace's crates
-//! behind features.
+#![doc = include_str!("../README.md")]
 
 pub use ent_core as core;
 pub use ent_core::{Error, Result};

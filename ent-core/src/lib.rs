@@ -5,6 +5,7 @@
 //! and no HTTP: a module author depends on this crate alone.
 
 pub mod clock;
+pub mod directory;
 pub mod error;
 pub mod id;
 pub mod storage;

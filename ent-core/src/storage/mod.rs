@@ -19,5 +19,7 @@ pub use typed::{Record, TxExt, Versioned};
 
 /// The collections `ent-core` itself owns; every store declares them at assembly.
 pub fn core_collections() -> Vec<CollectionDef> {
-    vec![blob::blob_refs_collection()]
+    let mut all = vec![blob::blob_refs_collection()];
+    all.extend(crate::directory::records::collections());
+    all
 }

@@ -161,6 +161,9 @@ pub struct Scan {
     pub cursor: Option<Cursor>,
     /// Return the keys and ids without loading the records.
     pub index_only: bool,
+    /// Keep only keys whose element right after the prefix is a string starting with this text (name
+    /// search, autocompletion). Cannot be combined with `start` or `end`.
+    pub text_prefix: Option<String>,
 }
 
 impl Scan {
@@ -179,6 +182,7 @@ impl Scan {
             limit: Self::DEFAULT_LIMIT,
             cursor: None,
             index_only: false,
+            text_prefix: None,
         }
     }
 
@@ -215,6 +219,20 @@ impl Scan {
     /// Resumes after a previous page.
     pub fn after(mut self, cursor: Option<Cursor>) -> Self {
         self.cursor = cursor;
+        self
+    }
+
+    /// Keeps the keys whose element after the prefix is a string starting with `text`.
+    ///
+    /// ```
+    /// use ent_core::storage::Scan;
+    /// // Everyone in a structure with a name token starting with "pi" ("pierre", "pia"...).
+    /// let structure = uuid::Uuid::now_v7();
+    /// let scan = Scan::index("ent.users", "by_name_token").prefix((structure,)).starting_with("pi");
+    /// # let _ = scan;
+    /// ```
+    pub fn starting_with(mut self, text: impl Into<String>) -> Self {
+        self.text_prefix = Some(text.into());
         self
     }
 
@@ -257,6 +275,23 @@ impl Scan {
             v.push(AFTER_ALL_EXTENSIONS);
             v
         };
+        if let Some(text) = &self.text_prefix {
+            if !matches!((&self.start, &self.end), (Bound::Unbounded, Bound::Unbounded)) {
+                return Err(Error::invalid("scan.text_prefix", "cannot be combined with a start or end bound"));
+            }
+            def.check_prefix(index, &Tuple::from((text.as_str(),)), self.prefix.len())?;
+            // The encoding of a string starting with `text` is the encoding of `text` without its terminator,
+            // followed by more bytes, none of them 0xFF (UTF-8 never has it; escapes put it after a 0).
+            let mut lo = prefix.clone();
+            lo.extend_from_slice(&Tuple::from((text.as_str(),)).encode()?);
+            lo.pop();
+            let hi = after_all(lo.clone());
+            let resume = match (&self.cursor, paged) {
+                (Some(cursor), true) => Some(cursor.decode_for(self)?),
+                _ => None,
+            };
+            return Ok(ScanPlan { lo, hi, resume, direction: self.direction });
+        }
         let lo = match &self.start {
             Bound::Unbounded => prefix.clone(),
             Bound::Included(t) => with(t)?,

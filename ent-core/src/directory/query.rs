@@ -1,0 +1,205 @@
+//! The directory queries every module needs, as functions on a transaction, so that a module runs them
+//! inside its own transaction. Each is an index or prefix scan: none reads a whole collection.
+//!
+//! Rights are not checked here: these are the facts the rights layer and the modules build on.
+
+use super::names;
+use super::profile::Profile;
+use super::records::{Membership, ParentLink, Teaching, Unit, User};
+use super::year::SchoolYear;
+use crate::id::{StructureId, SubjectId, UserId};
+use crate::storage::{Cursor, Record, Scan, Transaction, Tuple, TxExt};
+use crate::{Error, Result};
+
+/// A page of results and where the next one starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paged<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The cursor of the next page, when there is one.
+    pub next: Option<Cursor>,
+}
+
+/// Reads users by id, in the order given; a missing id is an error (the directory is inconsistent).
+pub async fn users(tx: &mut dyn Transaction, ids: &[UserId]) -> Result<Vec<User>> {
+    let keys: Vec<Tuple> = ids.iter().map(|id| (*id).into()).collect();
+    let raws = tx.get_many(User::COLLECTION, &keys).await?;
+    raws.into_iter()
+        .zip(ids)
+        .map(|(raw, id)| match raw {
+            Some(raw) => crate::storage::typed::from_raw::<User>(&raw).map(|v| v.value),
+            None => Err(Error::not_found(User::COLLECTION, id)),
+        })
+        .collect()
+}
+
+fn uuid_at(t: &Tuple, i: usize) -> Result<uuid::Uuid> {
+    match t.elements().get(i) {
+        Some(crate::storage::Element::Uuid(u)) => Ok(*u),
+        _ => Err(Error::invalid("key", format!("expected a uuid at position {i} of {t}"))),
+    }
+}
+
+/// The members of a class or group for a year, in name order (family name, then given name), a page at a
+/// time.
+pub async fn members(
+    tx: &mut dyn Transaction,
+    unit: Unit,
+    year: SchoolYear,
+    limit: usize,
+    after: Option<Cursor>,
+) -> Result<Paged<User>> {
+    let scan = Scan::index(Membership::COLLECTION, "by_name")
+        .prefix((unit.uuid(), i64::from(year.0)))
+        .limit(limit)
+        .after(after)
+        .keys_only();
+    let page = tx.scan(&scan).await?;
+    let ids: Vec<UserId> = page.entries.iter().map(|e| uuid_at(&e.id, 2).map(UserId)).collect::<Result<_>>()?;
+    Ok(Paged { items: users(tx, &ids).await?, next: page.next })
+}
+
+/// How many members a class or group has for a year.
+pub async fn member_count(tx: &mut dyn Transaction, unit: Unit, year: SchoolYear) -> Result<u64> {
+    tx.count(&Scan::primary(Membership::COLLECTION).prefix((unit.uuid(), i64::from(year.0)))).await
+}
+
+/// The classes and groups of a user for a year.
+pub async fn units_of(tx: &mut dyn Transaction, user: UserId, year: SchoolYear) -> Result<Vec<Membership>> {
+    let scan = Scan::index(Membership::COLLECTION, "by_user").prefix((user.0, i64::from(year.0))).limit(1000);
+    Ok(tx.scan_records::<Membership>(&scan).await?.0.into_iter().map(|v| v.value).collect())
+}
+
+/// Which responsables of a pupil to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responsables {
+    /// Only the responsables légaux with parental authority (who see results and justify absences).
+    WithAuthority,
+    /// Every contact.
+    All,
+}
+
+/// The responsables of a pupil, by contact priority.
+pub async fn parents_of(
+    tx: &mut dyn Transaction,
+    child: UserId,
+    which: Responsables,
+) -> Result<Vec<(ParentLink, User)>> {
+    let scan = Scan::index(ParentLink::COLLECTION, "by_child").prefix((child.0,)).limit(100);
+    let links: Vec<ParentLink> = tx
+        .scan_records::<ParentLink>(&scan)
+        .await?
+        .0
+        .into_iter()
+        .map(|v| v.value)
+        .filter(|l| which == Responsables::All || l.acts_for_child())
+        .collect();
+    let people = users(tx, &links.iter().map(|l| l.parent).collect::<Vec<_>>()).await?;
+    Ok(links.into_iter().zip(people).collect())
+}
+
+/// The children of a responsable; with [`Responsables::WithAuthority`], only those they act for.
+pub async fn children_of(
+    tx: &mut dyn Transaction,
+    parent: UserId,
+    which: Responsables,
+) -> Result<Vec<(ParentLink, User)>> {
+    let scan = Scan::primary(ParentLink::COLLECTION).prefix((parent.0,)).limit(100);
+    let links: Vec<ParentLink> = tx
+        .scan_records::<ParentLink>(&scan)
+        .await?
+        .0
+        .into_iter()
+        .map(|v| v.value)
+        .filter(|l| which == Responsables::All || l.acts_for_child())
+        .collect();
+    let people = users(tx, &links.iter().map(|l| l.child).collect::<Vec<_>>()).await?;
+    Ok(links.into_iter().zip(people).collect())
+}
+
+/// The teaching assignments of a class or group for a year, by subject; only one subject's when given.
+pub async fn teachers_of(
+    tx: &mut dyn Transaction,
+    unit: Unit,
+    year: SchoolYear,
+    subject: Option<SubjectId>,
+) -> Result<Vec<Teaching>> {
+    let prefix: Tuple = match subject {
+        Some(s) => (unit.uuid(), i64::from(year.0), s.0).into(),
+        None => (unit.uuid(), i64::from(year.0)).into(),
+    };
+    let scan = Scan::primary(Teaching::COLLECTION).prefix(prefix).limit(1000);
+    Ok(tx.scan_records::<Teaching>(&scan).await?.0.into_iter().map(|v| v.value).collect())
+}
+
+/// The teaching assignments of a teacher for a year: their classes and groups, and subjects.
+pub async fn teachings_of(tx: &mut dyn Transaction, teacher: UserId, year: SchoolYear) -> Result<Vec<Teaching>> {
+    let scan = Scan::index(Teaching::COLLECTION, "by_teacher").prefix((teacher.0, i64::from(year.0))).limit(1000);
+    Ok(tx.scan_records::<Teaching>(&scan).await?.0.into_iter().map(|v| v.value).collect())
+}
+
+/// The people of a structure holding a profile, in name order, a page at a time.
+pub async fn people(
+    tx: &mut dyn Transaction,
+    structure: StructureId,
+    profile: Profile,
+    limit: usize,
+    after: Option<Cursor>,
+) -> Result<Paged<User>> {
+    let scan = Scan::index(User::COLLECTION, "by_structure")
+        .prefix((structure.0, profile.as_str()))
+        .limit(limit)
+        .after(after)
+        .keys_only();
+    let page = tx.scan(&scan).await?;
+    let ids: Vec<UserId> = page.entries.iter().map(|e| uuid_at(&e.id, 0).map(UserId)).collect::<Result<_>>()?;
+    Ok(Paged { items: users(tx, &ids).await?, next: page.next })
+}
+
+/// Where to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SearchScope {
+    /// Within one structure (everywhere when `None`).
+    pub structure: Option<StructureId>,
+    /// Only people holding this profile (in that structure, when one is given).
+    pub profile: Option<Profile>,
+}
+
+/// How many index entries a search examines at most before it stops: a one-letter query at académie scale
+/// must not read a million entries. A query that hits the cap returns what it found; typing more letters
+/// narrows it.
+pub const SEARCH_CANDIDATES: usize = 5_000;
+
+/// Searches people by name, accent-, case- and punctuation-insensitive: every word of the query must start
+/// one of the person's name tokens ("jean pi" finds "Jean-Pierre", "oconnor" finds "O'Connor"). Results in
+/// name order, at most `limit`.
+pub async fn search(tx: &mut dyn Transaction, query: &str, scope: SearchScope, limit: usize) -> Result<Vec<User>> {
+    let tokens = names::query_tokens(query);
+    let Some(first) = tokens.first() else {
+        return Ok(Vec::new());
+    };
+    let scan = match scope.structure {
+        Some(s) => Scan::index(User::COLLECTION, "by_name_token").prefix((s.0,)),
+        None => Scan::index(User::COLLECTION, "by_token"),
+    }
+    .starting_with(first.as_str())
+    .limit(SEARCH_CANDIDATES)
+    .keys_only();
+    let page = tx.scan(&scan).await?;
+    let mut ids: Vec<UserId> = page.entries.iter().map(|e| uuid_at(&e.id, 0).map(UserId)).collect::<Result<_>>()?;
+    ids.sort();
+    ids.dedup();
+    let mut found: Vec<User> = users(tx, &ids)
+        .await?
+        .into_iter()
+        .filter(|u| names::matches(&names::tokens(&[&u.given_name, &u.family_name]), &tokens))
+        .filter(|u| match (scope.profile, scope.structure) {
+            (None, _) => true,
+            (Some(p), Some(s)) => u.has_profile(s, p),
+            (Some(p), None) => u.affiliations.iter().any(|a| a.profile == p),
+        })
+        .collect();
+    found.sort_by_cached_key(|u| (names::fold(&u.family_name), names::fold(&u.given_name), u.id));
+    found.truncate(limit);
+    Ok(found)
+}
