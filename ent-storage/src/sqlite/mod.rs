@@ -9,9 +9,11 @@
 
 mod catalog;
 mod error;
+mod fts;
 mod schema;
 mod store;
 mod transaction;
 
+pub use fts::SqliteFullText;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use store::{Durability, SqliteOptions, SqliteStore};

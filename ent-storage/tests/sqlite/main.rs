@@ -1,4 +1,5 @@
 //! Tests of the SQLite adapter (one binary: link time on 2 cores is real).
 
 mod common;
+mod fts;
 mod smoke;
