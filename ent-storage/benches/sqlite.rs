@@ -1,1 +1,3 @@
+//! Benchmarks of the SQLite adapter against the raw driver (written next).
+
 fn main() {}

@@ -4,7 +4,9 @@
 #[cfg(feature = "memory")]
 pub mod memory;
 
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "fs"))]
 mod blocking;
+#[cfg(feature = "fs")]
+pub mod fs;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

@@ -83,7 +83,8 @@ pub(crate) fn load(conn: &Connection) -> Result<Catalog> {
             serde_json::from_str(&def).map_err(|e| Error::serialization(format!("the declaration of {name}"), e))?;
         collections.insert(cid, CollectionInfo { cid, def, indexes: HashMap::new() });
     }
-    let mut stmt = conn.prepare_cached("SELECT xid, cid, name, is_unique FROM ent_index").doing("reading the catalog")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT xid, cid, name, is_unique FROM ent_index").doing("reading the catalog")?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?)))
         .doing("reading the catalog")?;

@@ -18,7 +18,7 @@ use rusqlite::ErrorCode;
 pub(crate) const ADAPTER: &str = "sqlite";
 
 /// Maps a driver error; `doing` says what the adapter was doing ("reading notes.grades", "commit").
-pub(crate) fn map(doing: &str, err: rusqlite::Error) -> Error {
+pub(crate) fn map(doing: &str, err: &rusqlite::Error) -> Error {
     let Some(code) = err.sqlite_error_code() else {
         return Error::storage(ADAPTER, format!("{doing}: {err}"), false);
     };
@@ -51,6 +51,6 @@ pub(crate) trait Context<T> {
 
 impl<T> Context<T> for Result<T, rusqlite::Error> {
     fn doing(self, doing: &str) -> Result<T, Error> {
-        self.map_err(|e| map(doing, e))
+        self.map_err(|e| map(doing, &e))
     }
 }

@@ -7,6 +7,7 @@
 //! - [`SqliteFullText`]: the full-text port on FTS5.
 //! - [`SqliteBlobStore`]: blobs in the same file.
 
+mod blob;
 mod catalog;
 mod error;
 mod fts;
@@ -14,6 +15,7 @@ mod schema;
 mod store;
 mod transaction;
 
+pub use blob::SqliteBlobStore;
 pub use fts::SqliteFullText;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use store::{Durability, SqliteOptions, SqliteStore};

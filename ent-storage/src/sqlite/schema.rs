@@ -144,12 +144,11 @@ fn identify(conn: &Connection, path: &str) -> Result<Identity> {
     let not_ent = |reason: String| {
         Error::storage(ADAPTER, format!("`{path}` is not an ent database: {reason}; it was left untouched"), false)
     };
-    let app: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(|e| match e
-        .sqlite_error_code()
-    {
-        Some(rusqlite::ErrorCode::NotADatabase) => not_ent("the file is not a SQLite database".into()),
-        _ => super::error::map(&format!("opening `{path}`"), e),
-    })?;
+    let app: i32 =
+        conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => not_ent("the file is not a SQLite database".into()),
+            _ => super::error::map(&format!("opening `{path}`"), &e),
+        })?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).doing("reading user_version")?;
     let tables: i64 =
         conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).doing("reading the schema")?;
@@ -157,7 +156,9 @@ fn identify(conn: &Connection, path: &str) -> Result<Identity> {
         0 if tables == 0 => Ok(Identity::Empty),
         APPLICATION_ID => Ok(Identity::Ent(u32::try_from(version).unwrap_or(u32::MAX))),
         0 => Err(not_ent(format!("it holds {tables} tables of another application"))),
-        other => Err(not_ent(format!("its application_id is {other:#010x}, an ent database has {APPLICATION_ID:#010x}"))),
+        other => {
+            Err(not_ent(format!("its application_id is {other:#010x}, an ent database has {APPLICATION_ID:#010x}")))
+        }
     }
 }
 
@@ -174,7 +175,11 @@ pub(crate) fn prepare(conn: &Connection, path: &str) -> Result<u32> {
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).doing("setting WAL mode")?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::storage(ADAPTER, format!("`{path}`: SQLite refused WAL mode (journal mode is {mode})"), false));
+        return Err(Error::storage(
+            ADAPTER,
+            format!("`{path}`: SQLite refused WAL mode (journal mode is {mode})"),
+            false,
+        ));
     }
     migrate(conn, path, SCHEMA_VERSION)
 }

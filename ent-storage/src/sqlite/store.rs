@@ -144,11 +144,8 @@ impl SqliteStore {
         let base = Path::new("/dev/shm");
         let base = if base.is_dir() { base.to_owned() } else { std::env::temp_dir() };
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = base.join(format!(
-            "ent-sqlite-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let dir =
+            base.join(format!("ent-sqlite-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir(&dir)
             .map_err(|e| Error::storage(ADAPTER, format!("creating {}: {e}", dir.display()), false))?;
         let options = SqliteOptions { durability: Durability::Off, ..SqliteOptions::default() };
@@ -158,13 +155,14 @@ impl SqliteStore {
     fn open_inner(path: PathBuf, options: SqliteOptions, temp: Option<TempDir>) -> Result<SqliteStore> {
         let shown = path.display().to_string();
         let writer = Connection::open_with_flags(&path, schema::writer_flags())
-            .map_err(|e| map(&format!("opening `{shown}`"), e))?;
+            .map_err(|e| map(&format!("opening `{shown}`"), &e))?;
         writer.busy_timeout(options.busy_timeout).doing("setting busy_timeout")?;
         if writer.is_readonly("main").doing("checking the file")? {
             return Err(Error::storage(ADAPTER, format!("`{shown}`: the database file is read-only"), false));
         }
         schema::prepare(&writer, &shown)?;
         schema::configure(&writer, options.durability.pragma(), options.cache_kib)?;
+        super::blob::remove_abandoned_uploads(&writer, chrono::Utc::now())?;
         let catalog = catalog::load(&writer)?;
         let shared = Shared {
             path,
@@ -216,7 +214,7 @@ impl SqliteStore {
 impl Shared {
     fn open_reader(&self) -> Result<Connection> {
         let conn = Connection::open_with_flags(&self.path, schema::reader_flags())
-            .map_err(|e| map(&format!("opening a reader on `{}`", self.path.display()), e))?;
+            .map_err(|e| map(&format!("opening a reader on `{}`", self.path.display()), &e))?;
         conn.busy_timeout(self.options.busy_timeout).doing("setting busy_timeout")?;
         schema::configure(&conn, self.options.durability.pragma(), self.options.cache_kib)?;
         Ok(conn)
@@ -243,15 +241,13 @@ impl Shared {
                 })
                 .await
             }
-            Err(e) => Err(map("starting a write transaction", e)),
+            Err(e) => Err(map("starting a write transaction", &e)),
         }
     }
 
     /// Commits the writer's transaction off the executor (the fsync) and hands the writer back. On error
     /// the transaction is rolled back: nothing was applied.
-    pub(crate) async fn commit_write(
-        guard: OwnedMutexGuard<Connection>,
-    ) -> (Result<()>, OwnedMutexGuard<Connection>) {
+    pub(crate) async fn commit_write(guard: OwnedMutexGuard<Connection>) -> (Result<()>, OwnedMutexGuard<Connection>) {
         crate::blocking::run(move || {
             let result = guard.prepare_cached("COMMIT").and_then(|mut s| s.execute([]).map(|_| ()));
             if result.is_err() && !guard.is_autocommit() {

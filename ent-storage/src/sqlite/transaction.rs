@@ -120,15 +120,14 @@ impl SqliteTransaction {
         let lost = self.held.is_some() && conn.is_autocommit();
         let result = match end {
             Ok(()) => result,
-            Err(e) => result.and(Err(map("ending a savepoint", e))),
+            Err(e) => result.and(Err(map("ending a savepoint", &e))),
         };
         if lost {
             let cause = match &result {
                 Err(e) => e.to_string(),
                 Ok(_) => "an error".to_owned(),
             };
-            let aborted =
-                Error::storage(ADAPTER, format!("SQLite rolled the transaction back after: {cause}"), false);
+            let aborted = Error::storage(ADAPTER, format!("SQLite rolled the transaction back after: {cause}"), false);
             self.aborted = Some(aborted.clone());
             return Err(result.err().unwrap_or(aborted));
         }
@@ -200,7 +199,7 @@ fn insert_entry(conn: &Connection, info: &CollectionInfo, index: IndexInfo, key:
             index: index_name(info, index.xid),
             key: show_key(key),
         }),
-        Err(e) => Err(map("writing an index entry", e)),
+        Err(e) => Err(map("writing an index entry", &e)),
     }
 }
 
@@ -255,7 +254,7 @@ fn insert_op(conn: &Connection, info: &CollectionInfo, record: &NewRecord, check
                 key: record.id.to_string(),
             });
         }
-        Err(e) => return Err(map("inserting a record", e)),
+        Err(e) => return Err(map("inserting a record", &e)),
     }
     for (index, key) in entries {
         insert_entry(conn, info, index, key, &checked.id)?;
@@ -368,7 +367,7 @@ fn counter_add_op(conn: &Connection, info: &CollectionInfo, key: &[u8], delta: i
             format!("{} counter {}", info.def.name, show_key(key)),
             format!("adding {delta} overflows a 64-bit integer"),
         )),
-        Err(e) => Err(map("incrementing a counter", e)),
+        Err(e) => Err(map("incrementing a counter", &e)),
     }
 }
 
