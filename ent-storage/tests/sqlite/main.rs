@@ -2,5 +2,6 @@
 
 mod blobs;
 mod common;
+mod crash;
 mod fts;
 mod smoke;
