@@ -2,5 +2,6 @@
 
 pub use ent_core as core;
 pub use ent_core::{Error, Result};
+pub use ent_import as import;
 pub use ent_modules as modules;
 pub use ent_storage as storage;

@@ -4,6 +4,7 @@
 //! modules use, and (as it grows) the directory, rights, authentication and the module SDK. It has no SQL
 //! and no HTTP: a module author depends on this crate alone.
 
+pub mod account;
 pub mod clock;
 pub mod directory;
 pub mod error;

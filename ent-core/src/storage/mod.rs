@@ -22,5 +22,6 @@ pub use typed::{Record, TxExt, Versioned};
 pub fn core_collections() -> Vec<CollectionDef> {
     let mut all = vec![blob::blob_refs_collection()];
     all.extend(crate::directory::records::collections());
+    all.push(<crate::account::ActivationCode as Record>::collection());
     all
 }

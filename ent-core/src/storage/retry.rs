@@ -3,11 +3,12 @@
 //! ```
 //! use ent_core::storage::{retry, Store, TxMode};
 //!
-//! /// Counts a visit and returns the new total; runs again if a concurrent transaction wins.
-//! async fn visit(store: &dyn Store) -> ent_core::Result<i64> {
+//! /// Counts a visit to `page` and returns the new total; runs again if a concurrent transaction wins.
+//! async fn visit(store: &dyn Store, page: &str) -> ent_core::Result<i64> {
 //!     retry::transact(store, TxMode::ReadWrite, |tx| Box::pin(async move {
-//!         tx.counter_add("doc.things", &("visits",).into(), 1).await?;
-//!         tx.counter_get("doc.things", &("visits",).into()).await
+//!         // The body borrows `page` from the caller.
+//!         tx.counter_add("doc.things", &(page,).into(), 1).await?;
+//!         tx.counter_get("doc.things", &(page,).into()).await
 //!     }))
 //!     .await
 //! }
@@ -60,10 +61,13 @@ impl RetryPolicy {
 
     /// Runs `body` in a new transaction, commits, and starts again on a retryable error, up to
     /// `max_attempts`. The body may run several times: it must not have effects outside the transaction.
-    pub async fn run<T, F>(&self, store: &dyn Store, mode: TxMode, mut body: F) -> Result<T>
+    ///
+    /// The body may borrow from its surroundings: the transaction it is given is typed
+    /// `dyn Transaction + 'a`, which bounds the transaction's lifetime by the borrows'.
+    pub async fn run<'a, T, F>(&self, store: &dyn Store, mode: TxMode, mut body: F) -> Result<T>
     where
         T: Send,
-        F: for<'t> FnMut(&'t mut dyn Transaction) -> BoxFuture<'t, Result<T>> + Send,
+        F: for<'t> FnMut(&'t mut (dyn Transaction + 'a)) -> BoxFuture<'t, Result<T>> + Send,
     {
         let mut attempt = 1;
         loop {
@@ -88,10 +92,10 @@ impl RetryPolicy {
 }
 
 /// [`RetryPolicy::run`] with the default policy.
-pub async fn transact<T, F>(store: &dyn Store, mode: TxMode, body: F) -> Result<T>
+pub async fn transact<'a, T, F>(store: &dyn Store, mode: TxMode, body: F) -> Result<T>
 where
     T: Send,
-    F: for<'t> FnMut(&'t mut dyn Transaction) -> BoxFuture<'t, Result<T>> + Send,
+    F: for<'t> FnMut(&'t mut (dyn Transaction + 'a)) -> BoxFuture<'t, Result<T>> + Send,
 {
     RetryPolicy::default().run(store, mode, body).await
 }

@@ -1,0 +1,866 @@
+//! The apply path: one normalized [`Batch`] into the directory, in transactions of bounded size.
+//!
+//! Order: structures, subjects, classes and groups, then people with their memberships and teaching
+//! assignments, then — in a second pass, once everyone exists — the links from pupils to responsables,
+//! then deletions and, for a full batch, the deactivation of whoever is missing (held for confirmation
+//! when it would disable too large a share of a structure).
+//!
+//! Each record is validated before anything is written; a bad record is rejected with its reason and the
+//! rest goes on. Re-applying the same batch changes nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use ent_core::account::ActivationCode;
+use ent_core::clock::Clock;
+use ent_core::directory::{
+    AccountState, Affiliation, Class, Group, GroupKind, Membership, ParentLink, Structure, Subject, Teaching, Uai,
+    Unit, User, names,
+};
+use ent_core::id::{ClassId, GroupId, StructureId, SubjectId, UserId};
+use ent_core::storage::{Record, Scan, Store, Transaction, TxExt, TxMode, Versioned, retry};
+use ent_core::{Error, Result};
+
+use crate::feed::{Batch, Mode, PersonIn, UnitRef};
+use crate::login::{base_login, first_free};
+use crate::report::{Held, IssuedCode, Rejection, Report};
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Records written per transaction: a crash leaves the directory before or after each chunk.
+    pub chunk: usize,
+    /// A full batch that would deactivate more than this share of a structure's accounts is held.
+    pub mass_deactivation_threshold: f64,
+    /// Apply held deactivations: an administrator confirmed them.
+    pub confirm_mass_deactivation: bool,
+    /// How long an activation code of a new account stays valid.
+    pub activation_validity: chrono::Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            chunk: 500,
+            mass_deactivation_threshold: 0.2,
+            confirm_mass_deactivation: false,
+            activation_validity: chrono::Duration::days(120),
+        }
+    }
+}
+
+/// Internal ids of the batch's keys, filled as the phases go.
+#[derive(Default)]
+struct Ids {
+    structures: HashMap<String, StructureId>,
+    subjects: HashMap<String, (SubjectId, StructureId)>,
+    classes: HashMap<String, (ClassId, StructureId)>,
+    groups: HashMap<String, (GroupId, StructureId)>,
+    people: HashMap<String, UserId>,
+    /// For a full batch, the structures it covers: the batch is the whole truth about them.
+    covered: HashSet<StructureId>,
+}
+
+/// The outcome of one record.
+enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl Report {
+    fn count(&mut self, o: &Outcome) {
+        match o {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+        }
+    }
+
+    fn reject(&mut self, kind: &'static str, key: &str, reason: impl Into<String>) {
+        self.rejected.push(Rejection { kind, key: key.to_owned(), reason: reason.into() });
+    }
+}
+
+/// The record of `T` imported from `(source, key)`, if any.
+async fn by_source<T: Record>(tx: &mut dyn Transaction, source: &str, key: &str) -> Result<Option<Versioned<T>>> {
+    let scan = Scan::index(T::COLLECTION, "by_source").prefix((source, key)).limit(1);
+    Ok(tx.scan_records::<T>(&scan).await?.0.into_iter().next())
+}
+
+/// Inserts `new`, or updates `old` to `new` when they differ.
+async fn upsert<T: Record + PartialEq>(
+    tx: &mut dyn Transaction,
+    old: Option<Versioned<T>>,
+    new: &T,
+) -> Result<Outcome> {
+    match old {
+        None => {
+            tx.insert_record(new).await?;
+            Ok(Outcome::Created)
+        }
+        Some(old) if old.value == *new => Ok(Outcome::Unchanged),
+        Some(old) => {
+            tx.update_record(old.version, new).await?;
+            Ok(Outcome::Updated)
+        }
+    }
+}
+
+/// Applies a batch. Errors of the store (not of the batch's records) stop the apply: what was committed
+/// before stays, chunk by chunk, and applying the batch again completes it.
+pub async fn apply(store: &dyn Store, clock: &dyn Clock, batch: &Batch, options: &ApplyOptions) -> Result<Report> {
+    if batch.source.is_empty() {
+        return Err(Error::invalid("batch.source", "a batch names its source"));
+    }
+    let chunk = options.chunk.max(1);
+    let mut report = Report::default();
+    let mut ids = Ids::default();
+    let now = clock.now();
+
+    apply_structures(store, batch, chunk, &mut ids, &mut report).await?;
+    if let Mode::Full { structures } = &batch.mode {
+        let mut tx = store.begin(TxMode::ReadOnly).await?;
+        for key in structures {
+            if let Some(id) = structure_id(&mut *tx, &batch.source, key, &ids).await? {
+                ids.covered.insert(id);
+            }
+        }
+    }
+    apply_units(store, batch, chunk, &mut ids, &mut report).await?;
+    let accepted = apply_people(store, batch, chunk, now, options, &mut ids, &mut report).await?;
+    apply_links(store, batch, &accepted, chunk, &ids, &mut report).await?;
+    apply_deletions(store, batch, now, &mut report).await?;
+    if let Mode::Full { structures } = &batch.mode {
+        deactivate_missing(store, batch, structures, now, options, &ids, &mut report).await?;
+    }
+    Ok(report)
+}
+
+async fn apply_structures(
+    store: &dyn Store,
+    batch: &Batch,
+    chunk: usize,
+    ids: &mut Ids,
+    report: &mut Report,
+) -> Result<()> {
+    let mut seen = HashSet::new();
+    let mut valid = Vec::new();
+    for s in &batch.structures {
+        if !seen.insert(s.key.as_str()) {
+            report.reject("structure", &s.key, "the same key appears twice in the feed");
+            continue;
+        }
+        match (s.uai.parse::<Uai>(), s.name.trim().is_empty()) {
+            (Err(e), _) => report.reject("structure", &s.key, e.to_string()),
+            (_, true) => report.reject("structure", &s.key, "missing mandatory attribute: name"),
+            (Ok(uai), false) => valid.push((s, uai)),
+        }
+    }
+    for part in valid.chunks(chunk) {
+        let results = retry::transact(store, TxMode::ReadWrite, |tx| {
+            Box::pin(async move {
+                let mut out = Vec::new();
+                for (s, uai) in part {
+                    let mut old = by_source::<Structure>(tx, &batch.source, &s.key).await?;
+                    if old.is_none() {
+                        // A structure created by hand, or by another feed, is adopted by its UAI.
+                        let scan = Scan::index(Structure::COLLECTION, "by_uai").prefix((uai.as_str(),)).limit(1);
+                        old = tx.scan_records::<Structure>(&scan).await?.0.into_iter().next();
+                    }
+                    let new = Structure {
+                        id: old.as_ref().map_or_else(StructureId::new, |o| o.value.id),
+                        uai: Some(uai.clone()),
+                        name: s.name.trim().to_owned(),
+                        kind: s.kind,
+                        contract: s.contract,
+                        academie: s.academie.clone(),
+                        time_zone: s.time_zone.clone(),
+                        parent: old.as_ref().and_then(|o| o.value.parent),
+                        periods: s.periods,
+                        source: Some(ent_core::directory::SourceKey::new(&batch.source, &s.key)),
+                    };
+                    out.push((s.key.clone(), new.id, upsert(tx, old, &new).await?));
+                }
+                Ok(out)
+            })
+        })
+        .await?;
+        for (key, id, outcome) in results {
+            report.count(&outcome);
+            ids.structures.insert(key, id);
+        }
+    }
+    Ok(())
+}
+
+/// Finds a structure of the batch, or one imported earlier from the same source.
+async fn structure_id(tx: &mut dyn Transaction, source: &str, key: &str, ids: &Ids) -> Result<Option<StructureId>> {
+    if let Some(id) = ids.structures.get(key) {
+        return Ok(Some(*id));
+    }
+    Ok(by_source::<Structure>(tx, source, key).await?.map(|s| s.value.id))
+}
+
+async fn apply_units(store: &dyn Store, batch: &Batch, chunk: usize, ids: &mut Ids, report: &mut Report) -> Result<()> {
+    enum Item<'b> {
+        Subject(&'b crate::feed::SubjectIn),
+        Class(&'b crate::feed::ClassIn),
+        Group(&'b crate::feed::GroupIn),
+    }
+    let mut items = Vec::new();
+    let mut seen = HashSet::new();
+    for s in &batch.subjects {
+        if !seen.insert(("subject", s.key.as_str())) {
+            report.reject("subject", &s.key, "the same key appears twice in the feed");
+        } else if s.code.trim().is_empty() {
+            report.reject("subject", &s.key, "missing mandatory attribute: code");
+        } else {
+            items.push(Item::Subject(s));
+        }
+    }
+    for c in &batch.classes {
+        if !seen.insert(("class", c.key.as_str())) {
+            report.reject("class", &c.key, "the same key appears twice in the feed");
+        } else if c.name.trim().is_empty() {
+            report.reject("class", &c.key, "missing mandatory attribute: name");
+        } else {
+            items.push(Item::Class(c));
+        }
+    }
+    for g in &batch.groups {
+        if !seen.insert(("group", g.key.as_str())) {
+            report.reject("group", &g.key, "the same key appears twice in the feed");
+        } else if g.name.trim().is_empty() {
+            report.reject("group", &g.key, "missing mandatory attribute: name");
+        } else {
+            items.push(Item::Group(g));
+        }
+    }
+    let year = batch.year;
+    for part in items.chunks(chunk) {
+        let ids_ref = &*ids;
+        let results = retry::transact(store, TxMode::ReadWrite, |tx| {
+            Box::pin(async move {
+                let mut out = Vec::new();
+                for item in part {
+                    let (kind, key, structure_key) = match item {
+                        Item::Subject(s) => ("subject", &s.key, &s.structure),
+                        Item::Class(c) => ("class", &c.key, &c.structure),
+                        Item::Group(g) => ("group", &g.key, &g.structure),
+                    };
+                    let Some(structure) = structure_id(tx, &batch.source, structure_key, ids_ref).await? else {
+                        out.push(Err((kind, key.clone(), format!("unknown structure `{structure_key}`"))));
+                        continue;
+                    };
+                    let source = Some(ent_core::directory::SourceKey::new(&batch.source, key));
+                    let written = match item {
+                        Item::Subject(s) => {
+                            let old = by_source::<Subject>(tx, &batch.source, &s.key).await?;
+                            let new = Subject {
+                                id: old.as_ref().map_or_else(SubjectId::new, |o| o.value.id),
+                                structure,
+                                code: s.code.trim().to_owned(),
+                                label: s.label.trim().to_owned(),
+                                source,
+                            };
+                            upsert(tx, old, &new).await.map(|o| (o, new.id.0))
+                        }
+                        Item::Class(c) => {
+                            let old = by_source::<Class>(tx, &batch.source, &c.key).await?;
+                            let new = Class {
+                                id: old.as_ref().map_or_else(ClassId::new, |o| o.value.id),
+                                structure,
+                                year: old.as_ref().map_or(year, |o| o.value.year),
+                                name: c.name.trim().to_owned(),
+                                level: c.level.clone(),
+                                source,
+                            };
+                            upsert(tx, old, &new).await.map(|o| (o, new.id.0))
+                        }
+                        Item::Group(g) => {
+                            let old = by_source::<Group>(tx, &batch.source, &g.key).await?;
+                            let new = Group {
+                                id: old.as_ref().map_or_else(GroupId::new, |o| o.value.id),
+                                structure,
+                                year: old.as_ref().map_or(year, |o| o.value.year),
+                                name: g.name.trim().to_owned(),
+                                kind: GroupKind::Teaching,
+                                profile: None,
+                                source,
+                            };
+                            upsert(tx, old, &new).await.map(|o| (o, new.id.0))
+                        }
+                    };
+                    match written {
+                        Ok((outcome, id)) => out.push(Ok((kind, key.clone(), id, structure, outcome))),
+                        Err(Error::Duplicate { index, key: k, .. }) => {
+                            out.push(Err((kind, key.clone(), format!("another {kind} already has {index} {k}"))))
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(out)
+            })
+        })
+        .await?;
+        for r in results {
+            match r {
+                Ok((kind, key, id, structure, outcome)) => {
+                    report.count(&outcome);
+                    match kind {
+                        "subject" => {
+                            ids.subjects.insert(key, (SubjectId(id), structure));
+                        }
+                        "class" => {
+                            ids.classes.insert(key, (ClassId(id), structure));
+                        }
+                        _ => {
+                            ids.groups.insert(key, (GroupId(id), structure));
+                        }
+                    }
+                }
+                Err((kind, key, reason)) => report.reject(kind, &key, reason),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A person's references, resolved.
+struct Resolved {
+    affiliations: Vec<Affiliation>,
+    units: Vec<(Unit, StructureId)>,
+    teachings: Vec<(Unit, StructureId, SubjectId, bool)>,
+}
+
+/// Resolves a person's keys, or says which one is unknown.
+async fn resolve(
+    tx: &mut dyn Transaction,
+    source: &str,
+    p: &PersonIn,
+    ids: &Ids,
+) -> Result<std::result::Result<Resolved, String>> {
+    let mut affiliations: Vec<Affiliation> = Vec::new();
+    for a in &p.affiliations {
+        let Some(structure) = structure_id(tx, source, &a.structure, ids).await? else {
+            return Ok(Err(format!("unknown structure `{}`", a.structure)));
+        };
+        if !affiliations.iter().any(|x| x.structure == structure && x.profile == a.profile) {
+            affiliations.push(Affiliation { structure, profile: a.profile, functions: a.functions.clone() });
+        }
+    }
+    let unit = async |tx: &mut dyn Transaction, r: &UnitRef| -> Result<Option<(Unit, StructureId)>> {
+        Ok(match r {
+            UnitRef::Class(k) => match ids.classes.get(k) {
+                Some((id, s)) => Some((Unit::Class(*id), *s)),
+                None => by_source::<Class>(tx, source, k).await?.map(|c| (Unit::Class(c.value.id), c.value.structure)),
+            },
+            UnitRef::Group(k) => match ids.groups.get(k) {
+                Some((id, s)) => Some((Unit::Group(*id), *s)),
+                None => by_source::<Group>(tx, source, k).await?.map(|g| (Unit::Group(g.value.id), g.value.structure)),
+            },
+        })
+    };
+    let mut units = Vec::new();
+    for r in &p.units {
+        match unit(tx, r).await? {
+            Some(u) if !units.contains(&u) => units.push(u),
+            Some(_) => {}
+            None => return Ok(Err(format!("unknown {}", describe(r)))),
+        }
+    }
+    let mut teachings = Vec::new();
+    for t in &p.teachings {
+        let Some((u, s)) = unit(tx, &t.unit).await? else {
+            return Ok(Err(format!("unknown {}", describe(&t.unit))));
+        };
+        let subject = match ids.subjects.get(&t.subject) {
+            Some((id, _)) => Some(*id),
+            None => by_source::<Subject>(tx, source, &t.subject).await?.map(|s| s.value.id),
+        };
+        let Some(subject) = subject else {
+            return Ok(Err(format!("unknown subject `{}`", t.subject)));
+        };
+        if !teachings.iter().any(|(x, _, y, _)| *x == u && *y == subject) {
+            teachings.push((u, s, subject, t.principal));
+        }
+    }
+    affiliations.sort_by_key(|a| (a.structure, a.profile));
+    Ok(Ok(Resolved { affiliations, units, teachings }))
+}
+
+fn describe(r: &UnitRef) -> String {
+    match r {
+        UnitRef::Class(k) => format!("class `{k}`"),
+        UnitRef::Group(k) => format!("group `{k}`"),
+    }
+}
+
+/// What happened to one person.
+enum PersonOutcome {
+    Written { key: String, id: UserId, outcome: Outcome, moved: bool, code: Option<IssuedCode> },
+    Rejected { key: String, reason: String },
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_people(
+    store: &dyn Store,
+    batch: &Batch,
+    chunk: usize,
+    now: DateTime<Utc>,
+    options: &ApplyOptions,
+    ids: &mut Ids,
+    report: &mut Report,
+) -> Result<HashSet<String>> {
+    let mut seen = HashSet::new();
+    let mut valid = Vec::new();
+    for p in &batch.people {
+        if !seen.insert(p.key.as_str()) {
+            report.reject("person", &p.key, "the same key appears twice in the feed");
+        } else if p.key.trim().is_empty() {
+            report.reject("person", &p.key, "missing mandatory attribute: key");
+        } else if p.given_name.trim().is_empty() {
+            report.reject("person", &p.key, "missing mandatory attribute: given name");
+        } else if p.family_name.trim().is_empty() {
+            report.reject("person", &p.key, "missing mandatory attribute: family name");
+        } else if p.affiliations.is_empty() {
+            report.reject("person", &p.key, "missing mandatory attribute: profile");
+        } else {
+            valid.push(p);
+        }
+    }
+    let mut accepted = HashSet::new();
+    for part in valid.chunks(chunk) {
+        let ids_ref = &*ids;
+        let results = retry::transact(store, TxMode::ReadWrite, |tx| {
+            Box::pin(async move {
+                let mut out = Vec::with_capacity(part.len());
+                for p in part {
+                    out.push(apply_person(tx, batch, p, now, options, ids_ref).await?);
+                }
+                Ok(out)
+            })
+        })
+        .await?;
+        for r in results {
+            match r {
+                PersonOutcome::Written { key, id, outcome, moved, code } => {
+                    report.count(&outcome);
+                    if moved {
+                        report.moved += 1;
+                    }
+                    report.codes.extend(code);
+                    accepted.insert(key.clone());
+                    ids.people.insert(key, id);
+                }
+                PersonOutcome::Rejected { key, reason } => report.reject("person", &key, reason),
+            }
+        }
+    }
+    Ok(accepted)
+}
+
+async fn apply_person(
+    tx: &mut dyn Transaction,
+    batch: &Batch,
+    p: &PersonIn,
+    now: DateTime<Utc>,
+    options: &ApplyOptions,
+    ids: &Ids,
+) -> Result<PersonOutcome> {
+    let rejected = |reason: String| Ok(PersonOutcome::Rejected { key: p.key.clone(), reason });
+    let resolved = match resolve(tx, &batch.source, p, ids).await? {
+        Ok(r) => r,
+        Err(reason) => return rejected(reason),
+    };
+    let old = by_source::<User>(tx, &batch.source, &p.key).await?;
+    let source = ent_core::directory::SourceKey::new(&batch.source, &p.key);
+    let (user, outcome, code) = match old {
+        None => {
+            let base = base_login(&p.given_name, &p.family_name);
+            let scan = Scan::index(User::COLLECTION, "by_login").starting_with(base.as_str()).limit(10_000).keys_only();
+            let taken: Vec<String> = tx
+                .scan(&scan)
+                .await?
+                .entries
+                .into_iter()
+                .filter_map(|e| match e.key.elements().first() {
+                    Some(ent_core::storage::Element::Str(s)) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect();
+            let login = first_free(&base, &taken);
+            let user = User {
+                id: UserId::new(),
+                login: login.clone(),
+                given_name: p.given_name.trim().to_owned(),
+                family_name: p.family_name.trim().to_owned(),
+                birth_date: p.birth_date,
+                email: p.email.clone(),
+                affiliations: resolved.affiliations.clone(),
+                adult: p.adult,
+                state: AccountState::Pending,
+                sources: vec![source],
+            };
+            tx.insert_record(&user).await?;
+            let (secret, record) = ActivationCode::issue(user.id, now, options.activation_validity)?;
+            tx.insert_record(&record).await?;
+            let code = IssuedCode { user: user.id, login, code: secret.display() };
+            (user, Outcome::Created, Some(code))
+        }
+        Some(old) => {
+            let mut user = old.value.clone();
+            user.given_name = p.given_name.trim().to_owned();
+            user.family_name = p.family_name.trim().to_owned();
+            user.birth_date = p.birth_date;
+            user.email = p.email.clone();
+            user.adult = p.adult;
+            // The feed is the truth for the structures it names and, when full, for those it covers;
+            // affiliations elsewhere (another feed, a local administrator) stay.
+            let named: HashSet<StructureId> = resolved.affiliations.iter().map(|a| a.structure).collect();
+            user.affiliations.retain(|a| !named.contains(&a.structure) && !ids.covered.contains(&a.structure));
+            user.affiliations.extend(resolved.affiliations.iter().cloned());
+            user.affiliations.sort_by_key(|a| (a.structure, a.profile));
+            if matches!(user.state, AccountState::Disabled { .. }) {
+                // Back in the feed: the account comes back; deletion is cancelled.
+                user.state = AccountState::Active;
+            }
+            let mut old_sorted = old.value.clone();
+            old_sorted.affiliations.sort_by_key(|a| (a.structure, a.profile));
+            let outcome = if user == old_sorted && user.affiliations == old.value.affiliations {
+                Outcome::Unchanged
+            } else {
+                tx.update_record(old.version, &user).await?;
+                Outcome::Updated
+            };
+            (user, outcome, None)
+        }
+    };
+    let (moved, units_changed) = sync_memberships(tx, batch, &user, &resolved, &ids.covered).await?;
+    let teachings_changed = sync_teachings(tx, batch, &user, &resolved, &ids.covered).await?;
+    let outcome = match outcome {
+        Outcome::Unchanged if units_changed || teachings_changed => Outcome::Updated,
+        o => o,
+    };
+    Ok(PersonOutcome::Written { key: p.key.clone(), id: user.id, outcome, moved, code })
+}
+
+/// Makes the user's memberships of the batch's year, in the structures the batch names for them, what the
+/// batch says. Returns (changed class, changed anything).
+async fn sync_memberships(
+    tx: &mut dyn Transaction,
+    batch: &Batch,
+    user: &User,
+    r: &Resolved,
+    covered: &HashSet<StructureId>,
+) -> Result<(bool, bool)> {
+    let year = batch.year;
+    let sort_name = format!("{} {}", names::fold(&user.family_name), names::fold(&user.given_name));
+    let scan = Scan::index(Membership::COLLECTION, "by_user").prefix((user.id.0, i64::from(year.0))).limit(1000);
+    let current = tx.scan_records::<Membership>(&scan).await?.0;
+    let mut named: HashSet<StructureId> = r.affiliations.iter().map(|a| a.structure).collect();
+    named.extend(covered);
+    let wanted: Vec<Membership> = r
+        .units
+        .iter()
+        .map(|(unit, structure)| Membership {
+            unit: *unit,
+            year,
+            user: user.id,
+            structure: *structure,
+            sort_name: sort_name.clone(),
+        })
+        .collect();
+    let mut changed = false;
+    let mut left_class = false;
+    for m in &current {
+        if !named.contains(&m.value.structure) {
+            continue;
+        }
+        match wanted.iter().find(|w| w.unit == m.value.unit) {
+            Some(w) if *w == m.value => {}
+            Some(w) => {
+                tx.update_record(m.version, w).await?;
+                changed = true;
+            }
+            None => {
+                tx.delete_record::<Membership>(m.value.id(), Some(m.version)).await?;
+                left_class |= matches!(m.value.unit, Unit::Class(_));
+                changed = true;
+            }
+        }
+    }
+    let mut joined_class = false;
+    for w in &wanted {
+        if !current.iter().any(|m| m.value.unit == w.unit) {
+            tx.insert_record(w).await?;
+            joined_class |= matches!(w.unit, Unit::Class(_));
+            changed = true;
+        }
+    }
+    Ok((left_class && joined_class, changed))
+}
+
+/// Makes the teacher's assignments of the batch's year, in the structures the batch names, what it says.
+async fn sync_teachings(
+    tx: &mut dyn Transaction,
+    batch: &Batch,
+    user: &User,
+    r: &Resolved,
+    covered: &HashSet<StructureId>,
+) -> Result<bool> {
+    let year = batch.year;
+    let scan = Scan::index(Teaching::COLLECTION, "by_teacher").prefix((user.id.0, i64::from(year.0))).limit(1000);
+    let current = tx.scan_records::<Teaching>(&scan).await?.0;
+    let mut named: HashSet<StructureId> = r.affiliations.iter().map(|a| a.structure).collect();
+    named.extend(covered);
+    let wanted: Vec<Teaching> = r
+        .teachings
+        .iter()
+        .map(|(unit, structure, subject, principal)| Teaching {
+            teacher: user.id,
+            unit: *unit,
+            subject: *subject,
+            year,
+            structure: *structure,
+            principal: *principal,
+        })
+        .collect();
+    let mut changed = false;
+    for t in &current {
+        if !named.contains(&t.value.structure) {
+            continue;
+        }
+        match wanted.iter().find(|w| w.unit == t.value.unit && w.subject == t.value.subject) {
+            Some(w) if *w == t.value => {}
+            Some(w) => {
+                tx.update_record(t.version, w).await?;
+                changed = true;
+            }
+            None => {
+                tx.delete_record::<Teaching>(t.value.id(), Some(t.version)).await?;
+                changed = true;
+            }
+        }
+    }
+    for w in &wanted {
+        if !current.iter().any(|t| t.value.unit == w.unit && t.value.subject == w.subject) {
+            tx.insert_record(w).await?;
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+async fn apply_links(
+    store: &dyn Store,
+    batch: &Batch,
+    accepted: &HashSet<String>,
+    chunk: usize,
+    ids: &Ids,
+    report: &mut Report,
+) -> Result<()> {
+    let pupils: Vec<&PersonIn> = batch.people.iter().filter(|p| accepted.contains(&p.key)).collect();
+    for part in pupils.chunks(chunk) {
+        let results = retry::transact(store, TxMode::ReadWrite, |tx| {
+            Box::pin(async move {
+                let mut out = Vec::new();
+                for p in part {
+                    let Some(child) = ids.people.get(&p.key).copied() else { continue };
+                    let mut wanted: BTreeMap<UserId, ParentLink> = BTreeMap::new();
+                    let mut problems = Vec::new();
+                    for link in &p.parents {
+                        if link.parent == p.key {
+                            problems.push(format!("linked to themselves as responsable `{}`", link.parent));
+                            continue;
+                        }
+                        let parent = match ids.people.get(&link.parent) {
+                            Some(id) => Some(*id),
+                            None => by_source::<User>(tx, &batch.source, &link.parent).await?.map(|u| u.value.id),
+                        };
+                        let Some(parent) = parent else {
+                            problems.push(format!("unknown responsable `{}`", link.parent));
+                            continue;
+                        };
+                        if parent == child {
+                            problems.push(format!("linked to themselves as responsable `{}`", link.parent));
+                            continue;
+                        }
+                        wanted.insert(
+                            parent,
+                            ParentLink {
+                                parent,
+                                child,
+                                legal: link.legal,
+                                authority: link.authority,
+                                priority: link.priority,
+                                financial: link.financial,
+                            },
+                        );
+                    }
+                    // The links the feed gives are the truth about this pupil; a bad link is rejected alone.
+                    let scan = Scan::index(ParentLink::COLLECTION, "by_child").prefix((child.0,)).limit(100);
+                    let current = tx.scan_records::<ParentLink>(&scan).await?.0;
+                    let mut changed = false;
+                    for c in &current {
+                        match wanted.get(&c.value.parent) {
+                            Some(w) if *w == c.value => {}
+                            Some(w) => {
+                                tx.update_record(c.version, w).await?;
+                                changed = true;
+                            }
+                            None => {
+                                tx.delete_record::<ParentLink>(c.value.id(), Some(c.version)).await?;
+                                changed = true;
+                            }
+                        }
+                    }
+                    for (parent, w) in &wanted {
+                        if !current.iter().any(|c| c.value.parent == *parent) {
+                            tx.insert_record(w).await?;
+                            changed = true;
+                        }
+                    }
+                    out.push((p.key.clone(), changed, problems));
+                }
+                Ok(out)
+            })
+        })
+        .await?;
+        for (key, changed, problems) in results {
+            if changed {
+                report.updated += 1;
+            }
+            for reason in problems {
+                report.reject("link", &key, reason);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Disables an account now (it is deleted after the retention delay by a job).
+async fn disable(tx: &mut dyn Transaction, user: Versioned<User>, now: DateTime<Utc>) -> Result<bool> {
+    if matches!(user.value.state, AccountState::Disabled { .. }) {
+        return Ok(false);
+    }
+    let mut u = user.value;
+    u.state = AccountState::Disabled { since: now };
+    tx.update_record(user.version, &u).await?;
+    Ok(true)
+}
+
+async fn apply_deletions(store: &dyn Store, batch: &Batch, now: DateTime<Utc>, report: &mut Report) -> Result<()> {
+    for key in &batch.deleted_people {
+        let done = retry::transact(store, TxMode::ReadWrite, |tx| {
+            Box::pin(async move {
+                match by_source::<User>(tx, &batch.source, key).await? {
+                    None => Ok(None),
+                    Some(u) => disable(tx, u, now).await.map(Some),
+                }
+            })
+        })
+        .await?;
+        match done {
+            None => report.reject("person", key, "deleted by the feed but unknown here"),
+            Some(true) => report.deactivated += 1,
+            Some(false) => report.unchanged += 1,
+        }
+    }
+    Ok(())
+}
+
+/// For a full batch: people of a covered structure whom the batch does not name lose their affiliation
+/// there; accounts left with none are disabled. Held per structure above the threshold.
+async fn deactivate_missing(
+    store: &dyn Store,
+    batch: &Batch,
+    structures: &[String],
+    now: DateTime<Utc>,
+    options: &ApplyOptions,
+    ids: &Ids,
+    report: &mut Report,
+) -> Result<()> {
+    let named: HashSet<UserId> = ids.people.values().copied().collect();
+    // People whose record was rejected are not "missing": keep them as they are.
+    let rejected: HashSet<String> =
+        report.rejected.iter().filter(|r| r.kind == "person").map(|r| r.key.clone()).collect();
+    for key in structures {
+        let structure = {
+            let mut tx = store.begin(TxMode::ReadOnly).await?;
+            structure_id(&mut *tx, &batch.source, key, ids).await?
+        };
+        let Some(structure) = structure else {
+            report.reject("structure", key, "a full feed covers a structure that is unknown");
+            continue;
+        };
+        // Everyone affiliated to the structure, by pages.
+        let mut missing = Vec::new();
+        let mut total = 0u64;
+        let mut cursor = None;
+        loop {
+            let mut tx = store.begin(TxMode::ReadOnly).await?;
+            let scan = Scan::index(User::COLLECTION, "by_structure")
+                .prefix((structure.0,))
+                .limit(1000)
+                .after(cursor)
+                .keys_only();
+            let page = tx.scan(&scan).await?;
+            let ids_page: Vec<UserId> = page
+                .entries
+                .iter()
+                .filter_map(|e| match e.id.elements().first() {
+                    Some(ent_core::storage::Element::Uuid(u)) => Some(UserId(*u)),
+                    _ => None,
+                })
+                .collect();
+            for u in ent_core::directory::query::users(&mut *tx, &ids_page).await? {
+                if matches!(u.state, AccountState::Disabled { .. }) {
+                    continue;
+                }
+                total += 1;
+                let from_this_feed = u.sources.iter().find(|s| s.source == batch.source);
+                let Some(source_key) = from_this_feed else { continue };
+                if !named.contains(&u.id) && !rejected.contains(&source_key.key) && !missing.contains(&u.id) {
+                    missing.push(u.id);
+                }
+            }
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        if missing.is_empty() {
+            continue;
+        }
+        let share = missing.len() as f64 / total.max(1) as f64;
+        if share > options.mass_deactivation_threshold && !options.confirm_mass_deactivation {
+            report.held.push(Held { structure: key.clone(), would_deactivate: missing.len() as u64, of: total });
+            continue;
+        }
+        for part in missing.chunks(options.chunk.max(1)) {
+            let n = retry::transact(store, TxMode::ReadWrite, |tx| {
+                Box::pin(async move {
+                    let mut n = 0u64;
+                    for id in part {
+                        let Some(u) = tx.get_record::<User>(*id).await? else { continue };
+                        let mut user = u.value.clone();
+                        user.affiliations.retain(|a| a.structure != structure);
+                        if user.affiliations.is_empty() {
+                            if disable(tx, u, now).await? {
+                                n += 1;
+                            }
+                        } else {
+                            tx.update_record(u.version, &user).await?;
+                        }
+                    }
+                    Ok(n)
+                })
+            })
+            .await?;
+            report.deactivated += n;
+        }
+    }
+    Ok(())
+}

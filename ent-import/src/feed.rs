@@ -1,0 +1,189 @@
+//! The normalized batch a feed is turned into. Everything is referenced by its key in the feed (its source
+//! key), never by an internal id: the apply path resolves keys.
+
+use chrono::NaiveDate;
+use ent_core::directory::{Contract, Function, PeriodKind, Profile, SchoolYear, StructureKind};
+use serde::{Deserialize, Serialize};
+
+/// A batch of directory changes from one source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    /// The feed (`aaf`, `oneroster`, `demo`): source keys are unique per source.
+    pub source: String,
+    /// Full or delta.
+    pub mode: Mode,
+    /// The school year of the memberships and teaching assignments in the batch.
+    pub year: SchoolYear,
+    /// Structures first.
+    #[serde(default)]
+    pub structures: Vec<StructureIn>,
+    /// Subjects.
+    #[serde(default)]
+    pub subjects: Vec<SubjectIn>,
+    /// Classes.
+    #[serde(default)]
+    pub classes: Vec<ClassIn>,
+    /// Groups.
+    #[serde(default)]
+    pub groups: Vec<GroupIn>,
+    /// People, with their memberships, assignments and (applied in a second pass) links to responsables.
+    #[serde(default)]
+    pub people: Vec<PersonIn>,
+    /// People the feed deletes (a delta's `deleteRequest`): deactivated at once, deleted after the retention
+    /// delay.
+    #[serde(default)]
+    pub deleted_people: Vec<String>,
+}
+
+/// Whether the batch is the whole truth about its structures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Everything about these structures (by source key): people of them missing from the batch lose their
+    /// affiliation there, and their account is deactivated when no affiliation remains.
+    Full {
+        /// The structures the batch covers.
+        structures: Vec<String>,
+    },
+    /// Only changes.
+    Delta,
+}
+
+/// A structure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StructureIn {
+    /// Its key in the feed.
+    pub key: String,
+    /// Its UAI (validated with its check letter).
+    pub uai: String,
+    /// Its name.
+    pub name: String,
+    /// Its kind.
+    pub kind: StructureKind,
+    /// Its contract.
+    pub contract: Contract,
+    /// Its académie.
+    pub academie: String,
+    /// Its IANA time zone.
+    pub time_zone: String,
+    /// Trimestres or semestres.
+    pub periods: PeriodKind,
+}
+
+/// A subject of a structure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubjectIn {
+    /// Its key in the feed.
+    pub key: String,
+    /// Its structure's key.
+    pub structure: String,
+    /// Its national code.
+    pub code: String,
+    /// Its label.
+    pub label: String,
+}
+
+/// A class of a structure. Its key names one class of one school year: next year's `3A` is another class,
+/// with another key (the AAF and OneRoster parsers build keys that include the year).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassIn {
+    /// Its key in the feed.
+    pub key: String,
+    /// Its structure's key.
+    pub structure: String,
+    /// Its code (`3A`).
+    pub name: String,
+    /// Its level.
+    pub level: Option<String>,
+}
+
+/// A teaching group of a structure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupIn {
+    /// Its key in the feed.
+    pub key: String,
+    /// Its structure's key.
+    pub structure: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A class or group, by key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitRef {
+    /// A class key.
+    Class(String),
+    /// A group key.
+    Group(String),
+}
+
+/// A profile in a structure, by key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonRef {
+    /// The structure's key.
+    pub structure: String,
+    /// The profile.
+    pub profile: Profile,
+    /// Functions there.
+    #[serde(default)]
+    pub functions: Vec<Function>,
+}
+
+/// A teaching assignment, by keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeachingIn {
+    /// The class or group.
+    pub unit: UnitRef,
+    /// The subject's key.
+    pub subject: String,
+    /// Professeur principal.
+    #[serde(default)]
+    pub principal: bool,
+}
+
+/// A link from a pupil to one of their responsables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParentIn {
+    /// The responsable's key.
+    pub parent: String,
+    /// Responsable légal.
+    pub legal: bool,
+    /// Parental authority.
+    pub authority: bool,
+    /// Contact priority, 1 first.
+    pub priority: u8,
+    /// Financially responsible.
+    #[serde(default)]
+    pub financial: bool,
+}
+
+/// A person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonIn {
+    /// Their key in the feed (`ENTPersonJointure`, `sourcedId`).
+    pub key: String,
+    /// Given name (mandatory).
+    pub given_name: String,
+    /// Family name (mandatory).
+    pub family_name: String,
+    /// Date of birth.
+    pub birth_date: Option<NaiveDate>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Profiles per structure (at least one).
+    pub affiliations: Vec<PersonRef>,
+    /// An adult pupil.
+    #[serde(default)]
+    pub adult: bool,
+    /// Classes and groups of the batch's year (for pupils); replaces what the directory holds for that year.
+    #[serde(default)]
+    pub units: Vec<UnitRef>,
+    /// Teaching assignments of the batch's year (for teachers); replaces what the directory holds.
+    #[serde(default)]
+    pub teachings: Vec<TeachingIn>,
+    /// Responsables (for pupils), applied after every person of the batch exists; replaces what the
+    /// directory holds.
+    #[serde(default)]
+    pub parents: Vec<ParentIn>,
+}

@@ -1,0 +1,17 @@
+//! Directory feeds for **ent**.
+//!
+//! Every feed — the national AAF export, a OneRoster bundle, the demo generator — is turned into one
+//! normalized [`Batch`] and goes through one [`apply`] path: the same validation, the same idempotence, the
+//! same guard against mass deactivation.
+
+mod apply;
+mod feed;
+mod login;
+mod report;
+
+pub use apply::{ApplyOptions, apply};
+pub use feed::{
+    Batch, ClassIn, GroupIn, Mode, ParentIn, PersonIn, PersonRef, StructureIn, SubjectIn, TeachingIn, UnitRef,
+};
+pub use login::base_login;
+pub use report::{Held, IssuedCode, Rejection, Report};

@@ -1,0 +1,65 @@
+//! What an apply did.
+
+use ent_core::id::UserId;
+use serde::Serialize;
+
+/// The summary of an apply.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// Records created (structures, subjects, classes, groups, people).
+    pub created: u64,
+    /// Records whose content changed.
+    pub updated: u64,
+    /// Pupils who changed class.
+    pub moved: u64,
+    /// Accounts deactivated (disabled now, deleted after the retention delay).
+    pub deactivated: u64,
+    /// Records that were already as the feed says.
+    pub unchanged: u64,
+    /// Records refused, with the reason; the rest was applied.
+    pub rejected: Vec<Rejection>,
+    /// Mass deactivations held for an administrator's confirmation, per structure.
+    pub held: Vec<Held>,
+    /// Activation codes of the accounts created: shown here once, stored only as hashes.
+    #[serde(skip)]
+    pub codes: Vec<IssuedCode>,
+}
+
+/// A refused record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// What kind of record (`structure`, `class`, `person`...).
+    pub kind: &'static str,
+    /// Its key in the feed.
+    pub key: String,
+    /// Why, for the administrator.
+    pub reason: String,
+}
+
+/// Deactivations not applied because they would disable too large a share of a structure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Held {
+    /// The structure's key in the feed.
+    pub structure: String,
+    /// How many accounts would lose their affiliation there.
+    pub would_deactivate: u64,
+    /// How many accounts the structure has.
+    pub of: u64,
+}
+
+/// An activation code to hand to a new account's owner.
+#[derive(Clone, PartialEq)]
+pub struct IssuedCode {
+    /// The account.
+    pub user: UserId,
+    /// Its login.
+    pub login: String,
+    /// The code, grouped for printing.
+    pub code: String,
+}
+
+impl std::fmt::Debug for IssuedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCode").field("user", &self.user).field("login", &self.login).finish_non_exhaustive()
+    }
+}

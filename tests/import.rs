@@ -1,0 +1,334 @@
+//! The apply path of directory feeds: creation, idempotence, moves, deactivation, the held mass
+//! deactivation, and bad records rejected alone.
+
+use chrono::{TimeZone, Utc};
+use ent::core::account::{ActivationCode, ActivationSecret};
+use ent::core::clock::{Clock, ManualClock};
+use ent::core::directory::query::{self, Responsables};
+use ent::core::directory::*;
+use ent::core::storage::{self, Record, Scan, Store, Tuple, TxExt, TxMode};
+use ent::import::*;
+use ent::storage::memory::MemoryStore;
+
+const YEAR: SchoolYear = SchoolYear(2026);
+
+fn structure(key: &str, uai: &str) -> StructureIn {
+    StructureIn {
+        key: key.into(),
+        uai: uai.into(),
+        name: format!("Collège {key}"),
+        kind: StructureKind::College,
+        contract: Contract::Public,
+        academie: "ORLEANS-TOURS".into(),
+        time_zone: "Europe/Paris".into(),
+        periods: PeriodKind::Trimestres,
+    }
+}
+
+fn class(key: &str, structure: &str, name: &str) -> ClassIn {
+    ClassIn { key: key.into(), structure: structure.into(), name: name.into(), level: None }
+}
+
+fn person(key: &str, given: &str, family: &str, structure: &str, profile: Profile) -> PersonIn {
+    PersonIn {
+        key: key.into(),
+        given_name: given.into(),
+        family_name: family.into(),
+        birth_date: None,
+        email: None,
+        affiliations: vec![PersonRef { structure: structure.into(), profile, functions: vec![] }],
+        adult: false,
+        units: vec![],
+        teachings: vec![],
+        parents: vec![],
+    }
+}
+
+fn pupil(key: &str, given: &str, family: &str, class: &str) -> PersonIn {
+    PersonIn { units: vec![UnitRef::Class(class.into())], ..person(key, given, family, "balzac", Profile::Eleve) }
+}
+
+fn parent_link(parent: &str, legal: bool, authority: bool, priority: u8) -> ParentIn {
+    ParentIn { parent: parent.into(), legal, authority, priority, financial: legal }
+}
+
+/// A collège with two classes, ten pupils, their parents, and a teacher who also teaches in a lycée.
+fn feed() -> Batch {
+    let mut people = vec![
+        PersonIn {
+            parents: vec![parent_link("p-mother", true, true, 1), parent_link("p-father", true, false, 2)],
+            ..pupil("e-1", "Lucas", "Martin", "c-3a")
+        },
+        PersonIn { parents: vec![parent_link("p-mother", true, true, 1)], ..pupil("e-2", "Emma", "Martin", "c-3a") },
+        pupil("e-3", "Lucas", "Martin", "c-3b"),
+        pupil("e-4", "Hélène", "Dubœuf", "c-3b"),
+        person("p-mother", "Claire", "Martin", "balzac", Profile::Responsable),
+        person("p-father", "Marc", "Martin", "balzac", Profile::Responsable),
+        PersonIn {
+            affiliations: vec![
+                PersonRef { structure: "balzac".into(), profile: Profile::Enseignant, functions: vec![] },
+                PersonRef { structure: "descartes".into(), profile: Profile::Enseignant, functions: vec![] },
+            ],
+            teachings: vec![TeachingIn {
+                unit: UnitRef::Class("c-3a".into()),
+                subject: "maths".into(),
+                principal: true,
+            }],
+            ..person("t-1", "Pierre", "Lefèvre", "balzac", Profile::Enseignant)
+        },
+    ];
+    for i in 5..=10 {
+        people.push(pupil(&format!("e-{i}"), "Élève", &format!("Numéro{i}"), "c-3b"));
+    }
+    Batch {
+        source: "test".into(),
+        mode: Mode::Full { structures: vec!["balzac".into()] },
+        year: YEAR,
+        structures: vec![structure("balzac", "0370884K"), structure("descartes", "0370001A")],
+        subjects: vec![SubjectIn {
+            key: "maths".into(),
+            structure: "balzac".into(),
+            code: "061300".into(),
+            label: "MATHEMATIQUES".into(),
+        }],
+        classes: vec![class("c-3a", "balzac", "3A"), class("c-3b", "balzac", "3B")],
+        groups: vec![],
+        people,
+        deleted_people: vec![],
+    }
+}
+
+async fn setup() -> (MemoryStore, ManualClock) {
+    let store = MemoryStore::new();
+    store.declare(&storage::core_collections()).await.unwrap();
+    (store, ManualClock::at(Utc.with_ymd_and_hms(2026, 8, 28, 6, 0, 0).unwrap()))
+}
+
+async fn user_by_source(store: &MemoryStore, key: &str) -> User {
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    let scan = Scan::index(User::COLLECTION, "by_source").prefix(("test", key)).limit(1);
+    tx.scan_records::<User>(&scan).await.unwrap().0.remove(0).value
+}
+
+async fn class_id(store: &MemoryStore, name: &str) -> ent::core::id::ClassId {
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    let (classes, _) = tx.scan_records::<Class>(&Scan::primary(Class::COLLECTION)).await.unwrap();
+    classes.into_iter().find(|c| c.value.name == name).unwrap().value.id
+}
+
+/// Everything the store holds, to compare before and after.
+async fn dump(store: &MemoryStore) -> Vec<(String, Tuple, u64, String)> {
+    let mut out = Vec::new();
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    for def in store.collections().await.unwrap() {
+        let mut cursor = None;
+        loop {
+            let page = tx.scan(&Scan::primary(&def.name).limit(1000).after(cursor)).await.unwrap();
+            for e in page.entries {
+                let r = e.record.unwrap();
+                out.push((def.name.clone(), r.id, r.version, r.data.get().to_owned()));
+            }
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_first_feed_creates_everyone_with_logins_and_activation_codes() {
+    let (store, clock) = setup().await;
+    let report = apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    // 2 structures, 1 subject, 2 classes, 13 people.
+    assert_eq!(report.created, 2 + 1 + 2 + 13);
+    assert_eq!(report.codes.len(), 13);
+
+    let lucas = user_by_source(&store, "e-1").await;
+    let other_lucas = user_by_source(&store, "e-3").await;
+    assert_eq!(lucas.login, "lucas.martin");
+    assert_eq!(other_lucas.login, "lucas.martin2", "a number on collision");
+    assert_eq!(user_by_source(&store, "e-4").await.login, "helene.duboeuf", "accents and ligatures folded");
+    assert_eq!(lucas.state, AccountState::Pending);
+
+    // The code is shown once and stored only as its hash.
+    let issued = report.codes.iter().find(|c| c.user == lucas.id).unwrap();
+    let secret = ActivationSecret::parse(&issued.code).unwrap();
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    let stored = tx.fetch_record::<ActivationCode>((hex(&secret.hash()).as_str(),)).await.unwrap();
+    assert_eq!(stored.value.user, lucas.id);
+    assert!(!format!("{:?}", report.codes).contains(&issued.code), "codes never appear in debug output");
+
+    // Links in the second pass: the mother has authority, the father does not.
+    let with = query::parents_of(&mut *tx, lucas.id, Responsables::WithAuthority).await.unwrap();
+    assert_eq!(with.iter().map(|(_, u)| u.given_name.as_str()).collect::<Vec<_>>(), ["Claire"]);
+    let all = query::parents_of(&mut *tx, lucas.id, Responsables::All).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let mother = user_by_source(&store, "p-mother").await;
+    let kids = query::children_of(&mut *tx, mother.id, Responsables::WithAuthority).await.unwrap();
+    assert_eq!(kids.len(), 2, "siblings");
+
+    // The teacher of two structures.
+    let teacher = user_by_source(&store, "t-1").await;
+    assert_eq!(teacher.structures().len(), 2);
+    let t = query::teachings_of(&mut *tx, teacher.id, YEAR).await.unwrap();
+    assert_eq!(t.len(), 1);
+    assert!(t[0].principal);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn applying_the_same_feed_twice_changes_nothing() {
+    let (store, clock) = setup().await;
+    apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    let before = dump(&store).await;
+    let again = apply(&store, &clock, &feed(), &ApplyOptions { chunk: 3, ..Default::default() }).await.unwrap();
+    assert_eq!((again.created, again.updated, again.moved, again.deactivated), (0, 0, 0, 0), "{again:?}");
+    assert_eq!(again.unchanged, 2 + 1 + 2 + 13);
+    assert!(again.codes.is_empty());
+    assert_eq!(dump(&store).await, before, "not a single version moved");
+}
+
+#[tokio::test]
+async fn a_pupil_who_changes_class_is_moved() {
+    let (store, clock) = setup().await;
+    apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    let mut next = feed();
+    next.people.iter_mut().find(|p| p.key == "e-2").unwrap().units = vec![UnitRef::Class("c-3b".into())];
+    let report = apply(&store, &clock, &next, &ApplyOptions::default()).await.unwrap();
+    assert_eq!((report.moved, report.updated, report.created), (1, 1, 0), "{report:?}");
+    let emma = user_by_source(&store, "e-2").await;
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    let units = query::units_of(&mut *tx, emma.id, YEAR).await.unwrap();
+    assert_eq!(units.len(), 1);
+    assert_eq!(units[0].unit, Unit::Class(class_id(&store, "3B").await));
+    assert_eq!(query::member_count(&mut *tx, Unit::Class(class_id(&store, "3A").await), YEAR).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_deleted_person_is_disabled_not_erased() {
+    let (store, clock) = setup().await;
+    apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    let delta = Batch {
+        mode: Mode::Delta,
+        deleted_people: vec!["e-4".into(), "nobody".into()],
+        structures: vec![],
+        subjects: vec![],
+        classes: vec![],
+        people: vec![],
+        ..feed()
+    };
+    clock.advance(chrono::Duration::days(3));
+    let report = apply(&store, &clock, &delta, &ApplyOptions::default()).await.unwrap();
+    assert_eq!(report.deactivated, 1);
+    assert_eq!(report.rejected.len(), 1, "an unknown deletion is reported");
+    let helene = user_by_source(&store, "e-4").await;
+    assert_eq!(helene.state, AccountState::Disabled { since: clock.now() });
+    // Her membership stays readable (deletion comes after the retention delay, by a job).
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    assert_eq!(query::units_of(&mut *tx, helene.id, YEAR).await.unwrap().len(), 1);
+    // Back in the feed, she comes back.
+    let report = apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    assert_eq!(report.updated, 1, "{report:?}");
+    assert_eq!(user_by_source(&store, "e-4").await.state, AccountState::Active);
+}
+
+#[tokio::test]
+async fn a_full_feed_deactivates_who_is_missing() {
+    let (store, clock) = setup().await;
+    apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    let mut next = feed();
+    next.people.retain(|p| p.key != "e-10");
+    let report = apply(&store, &clock, &next, &ApplyOptions::default()).await.unwrap();
+    assert_eq!(report.deactivated, 1, "{report:?}");
+    assert!(report.held.is_empty());
+    assert!(matches!(user_by_source(&store, "e-10").await.state, AccountState::Disabled { .. }));
+}
+
+#[tokio::test]
+async fn a_mass_deactivation_is_held_until_confirmed() {
+    let (store, clock) = setup().await;
+    apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    let before = dump(&store).await;
+    // The rentrée feed is incomplete: most pupils are missing.
+    let mut partial = feed();
+    partial.people.retain(|p| !p.key.starts_with("e-") || p.key == "e-1" || p.key == "e-2");
+    let report = apply(&store, &clock, &partial, &ApplyOptions::default()).await.unwrap();
+    assert_eq!(report.deactivated, 0);
+    assert_eq!(report.held.len(), 1);
+    assert_eq!((report.held[0].would_deactivate, report.held[0].of), (8, 13));
+    assert_eq!(dump(&store).await, before, "nothing was applied");
+
+    let confirmed = ApplyOptions { confirm_mass_deactivation: true, ..Default::default() };
+    let report = apply(&store, &clock, &partial, &confirmed).await.unwrap();
+    assert_eq!(report.deactivated, 8);
+    assert!(report.held.is_empty());
+}
+
+#[tokio::test]
+async fn a_teacher_leaving_one_structure_keeps_the_other() {
+    let (store, clock) = setup().await;
+    apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    // The lycée's full feed, without the teacher.
+    let lycee = Batch {
+        mode: Mode::Full { structures: vec!["descartes".into()] },
+        structures: vec![structure("descartes", "0370001A")],
+        subjects: vec![],
+        classes: vec![],
+        people: vec![],
+        ..feed()
+    };
+    let report = apply(&store, &clock, &lycee, &ApplyOptions { confirm_mass_deactivation: true, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(report.deactivated, 0, "{report:?}");
+    let teacher = user_by_source(&store, "t-1").await;
+    assert_eq!(teacher.state, AccountState::Pending);
+    assert_eq!(teacher.structures().len(), 1, "only the collège remains");
+}
+
+#[tokio::test]
+async fn bad_records_are_rejected_with_their_reason_and_the_rest_applied() {
+    let (store, clock) = setup().await;
+    let mut bad = feed();
+    bad.structures.push(structure("broken", "0370884A"));
+    bad.classes.push(class("c-ghost", "nowhere", "5C"));
+    bad.people.push(pupil("e-lost", "Jules", "Perdu", "c-unknown"));
+    bad.people.push(pupil("e-1", "Lucas", "Doublon", "c-3a"));
+    bad.people.push(PersonIn { given_name: " ".into(), ..pupil("e-noname", "", "Sansnom", "c-3a") });
+    bad.people.push(PersonIn {
+        parents: vec![parent_link("e-self", true, true, 1)],
+        ..pupil("e-self", "Moi", "Même", "c-3a")
+    });
+    let report = apply(&store, &clock, &bad, &ApplyOptions::default()).await.unwrap();
+    let reasons: Vec<(String, String)> = report.rejected.iter().map(|r| (r.key.clone(), r.reason.clone())).collect();
+    let has = |key: &str, text: &str| reasons.iter().any(|(k, r)| k == key && r.contains(text));
+    assert!(has("broken", "check letter should be K"), "{reasons:?}");
+    assert!(has("c-ghost", "unknown structure `nowhere`"), "{reasons:?}");
+    assert!(has("e-lost", "unknown class `c-unknown`"), "{reasons:?}");
+    assert!(has("e-1", "appears twice"), "{reasons:?}");
+    assert!(has("e-noname", "given name"), "{reasons:?}");
+    assert!(has("e-self", "themselves"), "{reasons:?}");
+    assert_eq!(reasons.len(), 6);
+    // The rest was applied: everyone of the good feed, and e-self without the bad link.
+    assert_eq!(report.codes.len(), 13 + 1);
+    let me = user_by_source(&store, "e-self").await;
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    assert!(query::parents_of(&mut *tx, me.id, Responsables::All).await.unwrap().is_empty());
+    let scan = Scan::index(Structure::COLLECTION, "by_uai").prefix(("0370884A",));
+    assert_eq!(tx.count(&scan).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_batch_without_source_is_refused() {
+    let (store, clock) = setup().await;
+    let err =
+        apply(&store, &clock, &Batch { source: String::new(), ..feed() }, &ApplyOptions::default()).await.unwrap_err();
+    assert!(matches!(err, ent::Error::Invalid { ref field, .. } if field == "batch.source"), "{err}");
+    assert!(dump(&store).await.is_empty());
+}
