@@ -99,6 +99,8 @@ pub(crate) struct Shared {
     readers: Mutex<Vec<Connection>>,
     reader_slots: Arc<Semaphore>,
     catalog: RwLock<Arc<Catalog>>,
+    /// `max_page_count` set by [`SqliteStore::set_size_limit`], applied again to a reopened writer.
+    max_pages: Mutex<Option<i64>>,
     // Last, so that it is dropped after the connections.
     _temp: Option<TempDir>,
 }
@@ -154,12 +156,7 @@ impl SqliteStore {
 
     fn open_inner(path: PathBuf, options: SqliteOptions, temp: Option<TempDir>) -> Result<SqliteStore> {
         let shown = path.display().to_string();
-        let writer = Connection::open_with_flags(&path, schema::writer_flags())
-            .map_err(|e| map(&format!("opening `{shown}`"), &e))?;
-        writer.busy_timeout(options.busy_timeout).doing("setting busy_timeout")?;
-        if writer.is_readonly("main").doing("checking the file")? {
-            return Err(Error::storage(ADAPTER, format!("`{shown}`: the database file is read-only"), false));
-        }
+        let writer = open_writer(&path, &options)?;
         schema::prepare(&writer, &shown)?;
         schema::configure(&writer, options.durability.pragma(), options.cache_kib)?;
         super::blob::remove_abandoned_uploads(&writer, chrono::Utc::now())?;
@@ -171,6 +168,7 @@ impl SqliteStore {
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             readers: Mutex::new(Vec::new()),
             catalog: RwLock::new(Arc::new(catalog)),
+            max_pages: Mutex::new(None),
             _temp: temp,
         };
         // Open one reader now, so that a file readers cannot open is refused at open, not later.
@@ -184,19 +182,24 @@ impl SqliteStore {
         &self.shared.path
     }
 
-    /// Runs `PRAGMA integrity_check` and returns its findings (empty when the file is sound).
+    /// Runs `PRAGMA integrity_check` and returns its findings (empty when the file is sound; damage so deep
+    /// that SQLite stops the check is one finding).
     pub async fn integrity_check(&self) -> Result<Vec<String>> {
         let reader = self.shared.begin_read().await?;
-        let mut stmt = reader.conn().prepare("PRAGMA integrity_check").doing("integrity_check")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).doing("integrity_check")?;
-        let mut out = Vec::new();
-        for row in rows {
-            let row = row.doing("integrity_check")?;
-            if row != "ok" {
-                out.push(row);
+        let check = || -> rusqlite::Result<Vec<String>> {
+            let mut stmt = reader.conn().prepare("PRAGMA integrity_check")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.filter(|row| !matches!(row.as_deref(), Ok("ok"))).collect()
+        };
+        match check() {
+            Ok(findings) => Ok(findings),
+            Err(e) if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)) => {
+                let mut reader = reader;
+                reader.discard = true;
+                Ok(vec![e.to_string()])
             }
+            Err(e) => Err(map("integrity_check", &e)),
         }
-        Ok(out)
     }
 
     /// Sets the largest size the database may grow to, in bytes (`None`: no limit): past it, writes fail
@@ -207,11 +210,40 @@ impl SqliteStore {
         let page_size: i64 = writer.pragma_query_value(None, "page_size", |r| r.get(0)).doing("reading page_size")?;
         let pages = bytes.map_or(i64::from(u32::MAX - 1), |b| (b as i64 / page_size).max(1));
         writer.pragma_update(None, "max_page_count", pages).doing("setting max_page_count")?;
+        *self.shared.max_pages.lock().unwrap_or_else(|e| e.into_inner()) = bytes.map(|_| pages);
         Ok(())
     }
 }
 
+/// Opens the writer connection, refusing a file that cannot be written.
+fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connection> {
+    let shown = path.display();
+    let writer = Connection::open_with_flags(path, schema::writer_flags())
+        .map_err(|e| map(&format!("opening `{shown}`"), &e))?;
+    writer.busy_timeout(options.busy_timeout).doing("setting busy_timeout")?;
+    if writer.is_readonly("main").doing("checking the file")? {
+        return Err(Error::storage(ADAPTER, format!("`{shown}`: the database file is read-only"), false));
+    }
+    Ok(writer)
+}
+
 impl Shared {
+    /// Replaces the writer connection after a failure that may have left wrong pages in its cache (a
+    /// corrupted page read, an I/O error): the next transaction reads the file afresh, so the store recovers
+    /// by itself once the file is repaired. Keeps the old connection if a new one cannot be opened.
+    pub(crate) fn renew_writer(&self, writer: &mut Connection) {
+        let fresh = open_writer(&self.path, &self.options).and_then(|conn| {
+            schema::configure(&conn, self.options.durability.pragma(), self.options.cache_kib)?;
+            if let Some(pages) = *self.max_pages.lock().unwrap_or_else(|e| e.into_inner()) {
+                conn.pragma_update(None, "max_page_count", pages).doing("setting max_page_count")?;
+            }
+            Ok(conn)
+        });
+        if let Ok(conn) = fresh {
+            *writer = conn;
+        }
+    }
+
     fn open_reader(&self) -> Result<Connection> {
         let conn = Connection::open_with_flags(&self.path, schema::reader_flags())
             .map_err(|e| map(&format!("opening a reader on `{}`", self.path.display()), &e))?;
@@ -271,7 +303,7 @@ impl Shared {
             Some(conn) => conn,
             None => self.open_reader()?,
         };
-        let reader = PooledReader { conn: Some(conn), shared: self.clone(), _permit: permit };
+        let reader = PooledReader { conn: Some(conn), shared: self.clone(), _permit: permit, discard: false };
         reader.conn().prepare_cached("BEGIN").and_then(|mut s| s.execute([])).doing("starting a read transaction")?;
         Ok(reader)
     }
@@ -293,20 +325,30 @@ impl Shared {
 
     /// Runs `f` in a write transaction of its own and commits it.
     pub(crate) async fn write<T>(self: &Arc<Self>, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let guard = self.begin_write().await?;
-        match f(&guard) {
-            Ok(value) => Shared::commit_write(guard).await.0.map(|()| value),
+        let mut guard = self.begin_write().await?;
+        let result = match f(&guard) {
+            Ok(value) => {
+                let (committed, back) = Shared::commit_write(guard).await;
+                guard = back;
+                committed.map(|()| value)
+            }
             Err(e) => {
                 let _ = guard.execute_batch("ROLLBACK");
                 Err(e)
             }
+        };
+        if suspect(&result) {
+            self.renew_writer(&mut guard);
         }
+        result
     }
 
     /// Runs `f` in a read transaction of its own.
     pub(crate) async fn read<T>(self: &Arc<Self>, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let reader = self.begin_read().await?;
-        let value = f(reader.conn())?;
+        let mut reader = self.begin_read().await?;
+        let result = f(reader.conn());
+        reader.discard = suspect(&result);
+        let value = result?;
         reader.finish()?;
         Ok(value)
     }
@@ -317,6 +359,14 @@ pub(crate) struct PooledReader {
     conn: Option<Connection>,
     shared: Arc<Shared>,
     _permit: OwnedSemaphorePermit,
+    /// Close the connection instead of returning it to the pool (see [`suspect`]).
+    pub(crate) discard: bool,
+}
+
+/// Whether a result is a failure after which a connection's page cache may hold wrong pages: any
+/// non-retryable storage error (corruption, I/O); a busy database or a duplicate key is not.
+pub(crate) fn suspect<T>(result: &Result<T>) -> bool {
+    matches!(result, Err(Error::Storage { retryable: false, .. }))
 }
 
 impl PooledReader {
@@ -325,9 +375,14 @@ impl PooledReader {
     }
 
     /// Ends the read transaction.
-    pub(crate) fn finish(self) -> Result<()> {
-        self.conn().prepare_cached("COMMIT").and_then(|mut s| s.execute([])).doing("ending a read transaction")?;
-        Ok(())
+    pub(crate) fn finish(mut self) -> Result<()> {
+        let result = self
+            .conn()
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]).map(|_| ()))
+            .doing("ending a read transaction");
+        self.discard |= suspect(&result);
+        result
     }
 }
 
@@ -337,7 +392,7 @@ impl Drop for PooledReader {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
-            if conn.is_autocommit() {
+            if conn.is_autocommit() && !self.discard {
                 self.shared.readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
             }
         }
@@ -355,21 +410,26 @@ impl Store for SqliteStore {
     }
 
     async fn declare(&self, collections: &[CollectionDef]) -> Result<DeclareReport> {
-        let guard = self.shared.begin_write().await?;
+        let mut guard = self.shared.begin_write().await?;
         let result = self.shared.catalog_for(&guard).and_then(|c| catalog::declare(&guard, &c, collections));
-        match result {
+        let result = match result {
             Ok(report) => {
-                let (committed, guard) = Shared::commit_write(guard).await;
-                committed?;
-                let loaded = Arc::new(catalog::load(&guard)?);
-                *self.shared.catalog.write().unwrap_or_else(|e| e.into_inner()) = loaded;
-                Ok(report)
+                let (committed, back) = Shared::commit_write(guard).await;
+                guard = back;
+                committed.and_then(|()| catalog::load(&guard)).map(|loaded| {
+                    *self.shared.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
+                    report
+                })
             }
             Err(e) => {
                 let _ = guard.execute_batch("ROLLBACK");
                 Err(e)
             }
+        };
+        if suspect(&result) {
+            self.shared.renew_writer(&mut guard);
         }
+        result
     }
 
     async fn collections(&self) -> Result<Vec<CollectionDef>> {

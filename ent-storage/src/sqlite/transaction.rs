@@ -37,7 +37,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::catalog::{Catalog, CollectionInfo, IndexInfo};
 use super::error::{ADAPTER, Context, is_constraint, map};
-use super::store::{PooledReader, Shared};
+use super::store::{PooledReader, Shared, suspect};
 
 /// The connection a transaction holds.
 enum Held {
@@ -62,25 +62,48 @@ pub(crate) struct SqliteTransaction {
     catalog: Arc<Catalog>,
     /// Set when SQLite rolled the whole transaction back after an error.
     aborted: Option<Error>,
+    /// Set after an error that may have left wrong pages in the connection's cache (see [`suspect`]).
+    suspect: bool,
 }
 
 impl Drop for SqliteTransaction {
     fn drop(&mut self) {
-        if let Some(Held::Writer(guard)) = self.held.take()
-            && !guard.is_autocommit()
-        {
-            let _ = guard.execute_batch("ROLLBACK");
+        match self.held.take() {
+            Some(Held::Writer(mut guard)) => {
+                if !guard.is_autocommit() {
+                    let _ = guard.execute_batch("ROLLBACK");
+                }
+                if self.suspect {
+                    self.shared.renew_writer(&mut guard);
+                }
+            }
+            Some(Held::Reader(mut reader)) => reader.discard |= self.suspect,
+            None => {}
         }
     }
 }
 
 impl SqliteTransaction {
     pub(crate) fn writer(shared: Arc<Shared>, guard: OwnedMutexGuard<Connection>, catalog: Arc<Catalog>) -> Self {
-        SqliteTransaction { shared, held: Some(Held::Writer(guard)), mode: TxMode::ReadWrite, catalog, aborted: None }
+        SqliteTransaction {
+            shared,
+            held: Some(Held::Writer(guard)),
+            mode: TxMode::ReadWrite,
+            catalog,
+            aborted: None,
+            suspect: false,
+        }
     }
 
     pub(crate) fn reader(shared: Arc<Shared>, reader: PooledReader, catalog: Arc<Catalog>) -> Self {
-        SqliteTransaction { shared, held: Some(Held::Reader(reader)), mode: TxMode::ReadOnly, catalog, aborted: None }
+        SqliteTransaction {
+            shared,
+            held: Some(Held::Reader(reader)),
+            mode: TxMode::ReadOnly,
+            catalog,
+            aborted: None,
+            suspect: false,
+        }
     }
 
     fn conn(&self) -> Result<&Connection> {
@@ -122,6 +145,7 @@ impl SqliteTransaction {
             Ok(()) => result,
             Err(e) => result.and(Err(map("ending a savepoint", &e))),
         };
+        self.suspect |= suspect(&result);
         if lost {
             let cause = match &result {
                 Err(e) => e.to_string(),
@@ -689,13 +713,22 @@ impl Transaction for SqliteTransaction {
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
         if let Some(e) = self.aborted.take() {
-            self.held = None;
+            // Dropping `self` rolls back and renews the connection if needed.
             return Err(e);
         }
         match self.held.take() {
             None => Err(Error::TransactionFinished),
-            Some(Held::Writer(guard)) => Shared::commit_write(guard).await.0,
-            Some(Held::Reader(reader)) => reader.finish(),
+            Some(Held::Writer(guard)) => {
+                let (result, guard) = Shared::commit_write(guard).await;
+                self.suspect |= suspect(&result);
+                self.held = Some(Held::Writer(guard));
+                result
+            }
+            Some(Held::Reader(reader)) => {
+                let result = reader.finish();
+                self.suspect |= suspect(&result);
+                result
+            }
         }
     }
 

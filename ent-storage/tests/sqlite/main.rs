@@ -1,5 +1,6 @@
 //! Tests of the SQLite adapter (one binary: link time on 2 cores is real).
 
+mod bad_input;
 mod blobs;
 mod common;
 mod crash;
