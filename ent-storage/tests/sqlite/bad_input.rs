@@ -97,7 +97,7 @@ const READ_ONLY_CHILD: &str = "ENT_SQLITE_READ_ONLY_CHILD";
 async fn a_read_only_file_is_refused_at_open() {
     if let Ok(path) = std::env::var(READ_ONLY_CHILD) {
         let message = storage_error(SqliteStore::open(&path), "read-only");
-        println!("{message}");
+        std::io::Write::write_all(&mut std::io::stdout(), message.as_bytes()).unwrap();
         return;
     }
     use std::os::unix::fs::PermissionsExt;

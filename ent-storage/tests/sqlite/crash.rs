@@ -116,6 +116,9 @@ fn acknowledged_commits_survive_sigkill() {
     assert!(verified.blobs > 0, "no blob was written");
 }
 
+/// A transaction found in the store: its size k, the items seen, its blob (id, store) if it has one.
+type Found = (i64, i64, Option<(String, String)>);
+
 /// What the verification of past generations established (their data never changes afterwards).
 #[derive(Default)]
 struct Verified {
@@ -133,7 +136,7 @@ async fn verify(dir: &Path, generation: u64, verified: &mut Verified) {
     }
     let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
     // Every transaction of this generation found in the store: (worker, tx) -> (k, items seen, blob).
-    let mut found: BTreeMap<(i64, i64), (i64, i64, Option<(String, String)>)> = BTreeMap::new();
+    let mut found: BTreeMap<(i64, i64), Found> = BTreeMap::new();
     let mut scan = Scan::primary(ITEMS).prefix((generation as i64,)).limit(1000);
     loop {
         let page = tx.scan(&scan).await.unwrap();
