@@ -277,17 +277,26 @@ impl Shared {
         }
     }
 
-    /// Commits the writer's transaction off the executor (the fsync) and hands the writer back. On error
-    /// the transaction is rolled back: nothing was applied.
-    pub(crate) async fn commit_write(guard: OwnedMutexGuard<Connection>) -> (Result<()>, OwnedMutexGuard<Connection>) {
-        crate::blocking::run(move || {
+    /// Commits the writer's transaction and hands the writer back. On error the transaction is rolled back:
+    /// nothing was applied.
+    ///
+    /// With [`Durability::Full`] the commit waits for an fsync, so it runs on the blocking pool; otherwise it
+    /// only appends to the WAL (an occasional checkpoint aside) and runs inline, cheaper than a thread hop.
+    pub(crate) async fn commit_write(
+        &self,
+        guard: OwnedMutexGuard<Connection>,
+    ) -> (Result<()>, OwnedMutexGuard<Connection>) {
+        let commit = move || {
             let result = guard.prepare_cached("COMMIT").and_then(|mut s| s.execute([]).map(|_| ()));
             if result.is_err() && !guard.is_autocommit() {
                 let _ = guard.execute_batch("ROLLBACK");
             }
             (result.doing("commit"), guard)
-        })
-        .await
+        };
+        match self.options.durability {
+            Durability::Full => crate::blocking::run(commit).await,
+            Durability::Normal | Durability::Off => commit(),
+        }
     }
 
     /// Takes a reader and starts a read transaction on a snapshot taken now.
@@ -328,7 +337,7 @@ impl Shared {
         let mut guard = self.begin_write().await?;
         let result = match f(&guard) {
             Ok(value) => {
-                let (committed, back) = Shared::commit_write(guard).await;
+                let (committed, back) = self.commit_write(guard).await;
                 guard = back;
                 committed.map(|()| value)
             }
@@ -414,7 +423,7 @@ impl Store for SqliteStore {
         let result = self.shared.catalog_for(&guard).and_then(|c| catalog::declare(&guard, &c, collections));
         let result = match result {
             Ok(report) => {
-                let (committed, back) = Shared::commit_write(guard).await;
+                let (committed, back) = self.shared.commit_write(guard).await;
                 guard = back;
                 committed.and_then(|()| catalog::load(&guard)).map(|loaded| {
                     *self.shared.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);

@@ -719,7 +719,7 @@ impl Transaction for SqliteTransaction {
         match self.held.take() {
             None => Err(Error::TransactionFinished),
             Some(Held::Writer(guard)) => {
-                let (result, guard) = Shared::commit_write(guard).await;
+                let (result, guard) = self.shared.commit_write(guard).await;
                 self.suspect |= suspect(&result);
                 self.held = Some(Held::Writer(guard));
                 result
