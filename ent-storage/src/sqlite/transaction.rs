@@ -128,23 +128,8 @@ impl SqliteTransaction {
     /// that SQLite rolled back.
     fn run<T>(&mut self, savepoint: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.conn()?;
-        if savepoint {
-            conn.prepare_cached("SAVEPOINT op").and_then(|mut s| s.execute([])).doing("savepoint")?;
-        }
-        let result = f(conn);
-        let end = match (&result, savepoint) {
-            (_, false) => Ok(()),
-            (Ok(_), true) => conn.prepare_cached("RELEASE op").and_then(|mut s| s.execute([]).map(|_| ())),
-            (Err(_), true) => conn
-                .prepare_cached("ROLLBACK TO op")
-                .and_then(|mut s| s.execute([]))
-                .and_then(|_| conn.prepare_cached("RELEASE op").and_then(|mut s| s.execute([]).map(|_| ()))),
-        };
+        let result = atomically(conn, savepoint, || f(conn));
         let lost = self.held.is_some() && conn.is_autocommit();
-        let result = match end {
-            Ok(()) => result,
-            Err(e) => result.and(Err(map("ending a savepoint", &e))),
-        };
         self.suspect |= suspect(&result);
         if lost {
             let cause = match &result {
@@ -156,6 +141,27 @@ impl SqliteTransaction {
             return Err(result.err().unwrap_or(aborted));
         }
         result
+    }
+}
+
+/// Runs the writes of one operation atomically: inside a savepoint when `needed` (several statements, and no
+/// enclosing savepoint), relying on SQLite's statement rollback otherwise.
+fn atomically<T>(conn: &Connection, needed: bool, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    if !needed {
+        return f();
+    }
+    conn.prepare_cached("SAVEPOINT op").and_then(|mut s| s.execute([])).doing("savepoint")?;
+    let result = f();
+    let end = match &result {
+        Ok(_) => conn.prepare_cached("RELEASE op").and_then(|mut s| s.execute([]).map(|_| ())),
+        Err(_) => conn
+            .prepare_cached("ROLLBACK TO op")
+            .and_then(|mut s| s.execute([]))
+            .and_then(|_| conn.prepare_cached("RELEASE op").and_then(|mut s| s.execute([]).map(|_| ()))),
+    };
+    match end {
+        Ok(()) => result,
+        Err(e) => result.and(Err(map("ending a savepoint", &e))),
     }
 }
 
@@ -262,14 +268,31 @@ fn get_op(conn: &Connection, info: &CollectionInfo, id: &Tuple) -> Result<Option
     }
 }
 
-fn insert_op(conn: &Connection, info: &CollectionInfo, record: &NewRecord, checked: &CheckedRecord) -> Result<u64> {
+/// Inserts a record; `outer`: an enclosing savepoint already makes the operation atomic.
+fn insert_op(
+    conn: &Connection,
+    info: &CollectionInfo,
+    record: &NewRecord,
+    checked: &CheckedRecord,
+    outer: bool,
+) -> Result<u64> {
     let entries = resolve(info, checked)?;
+    atomically(conn, !outer && !entries.is_empty(), || insert_rows(conn, info, record, checked, &entries))
+}
+
+fn insert_rows(
+    conn: &Connection,
+    info: &CollectionInfo,
+    record: &NewRecord,
+    checked: &CheckedRecord,
+    entries: &[(IndexInfo, &[u8])],
+) -> Result<u64> {
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO ent_record (cid, id, version, schema_version, data, entries) VALUES (?1, ?2, 1, ?3, ?4, ?5)",
         )
         .doing("inserting a record")?;
-    match stmt.execute((info.cid, &checked.id, record.schema_version, record.data.get(), encode_entries(&entries))) {
+    match stmt.execute((info.cid, &checked.id, record.schema_version, record.data.get(), encode_entries(entries))) {
         Ok(_) => {}
         Err(e) if is_constraint(&e) => {
             return Err(Error::Duplicate {
@@ -281,7 +304,7 @@ fn insert_op(conn: &Connection, info: &CollectionInfo, record: &NewRecord, check
         Err(e) => return Err(map("inserting a record", &e)),
     }
     for (index, key) in entries {
-        insert_entry(conn, info, index, key, &checked.id)?;
+        insert_entry(conn, info, *index, key, &checked.id)?;
     }
     Ok(1)
 }
@@ -313,6 +336,7 @@ fn update_op(
     expected: u64,
     record: &NewRecord,
     checked: &CheckedRecord,
+    outer: bool,
 ) -> Result<u64> {
     let new_entries = resolve(info, checked)?;
     let Some((version, old_entries)) = current(conn, info, &checked.id)? else {
@@ -322,40 +346,58 @@ fn update_op(
         return Err(conflict(info, &record.id, expected, version));
     }
     let next = version + 1;
-    let mut stmt = conn
-        .prepare_cached(
+    let new_blob = encode_entries(&new_entries);
+    // The common update keeps its index keys: one statement, no savepoint.
+    let same_entries = new_blob == old_entries;
+    atomically(conn, !outer && !same_entries, || {
+        conn.prepare_cached(
             "UPDATE ent_record SET version = ?3, schema_version = ?4, data = ?5, entries = ?6 \
              WHERE cid = ?1 AND id = ?2",
         )
+        .and_then(|mut s| {
+            s.execute((info.cid, &checked.id, next as i64, record.schema_version, record.data.get(), &new_blob))
+        })
         .doing("updating a record")?;
-    stmt.execute((
-        info.cid,
-        &checked.id,
-        next as i64,
-        record.schema_version,
-        record.data.get(),
-        encode_entries(&new_entries),
-    ))
-    .doing("updating a record")?;
-    let old = decode_entries(&old_entries)?;
+        if !same_entries {
+            replace_entries(conn, info, &checked.id, &old_entries, &new_entries)?;
+        }
+        Ok(next)
+    })
+}
+
+fn replace_entries(
+    conn: &Connection,
+    info: &CollectionInfo,
+    id: &[u8],
+    old_entries: &[u8],
+    new_entries: &[(IndexInfo, &[u8])],
+) -> Result<()> {
+    let old = decode_entries(old_entries)?;
     let old_set: HashSet<(i64, &[u8])> = old.iter().copied().collect();
     let new_set: HashSet<(i64, &[u8])> = new_entries.iter().map(|(i, k)| (i.xid, *k)).collect();
     for (xid, key) in &old {
         if !new_set.contains(&(*xid, *key))
             && let Some(index) = stored_index(info, *xid)
         {
-            delete_entry(conn, index, key, &checked.id)?;
+            delete_entry(conn, index, key, id)?;
         }
     }
-    for (index, key) in &new_entries {
+    for (index, key) in new_entries {
         if !old_set.contains(&(index.xid, *key)) {
-            insert_entry(conn, info, *index, key, &checked.id)?;
+            insert_entry(conn, info, *index, key, id)?;
         }
     }
-    Ok(next)
+    Ok(())
 }
 
-fn delete_op(conn: &Connection, info: &CollectionInfo, id: &Tuple, key: &[u8], expected: Option<u64>) -> Result<bool> {
+fn delete_op(
+    conn: &Connection,
+    info: &CollectionInfo,
+    id: &Tuple,
+    key: &[u8],
+    expected: Option<u64>,
+    outer: bool,
+) -> Result<bool> {
     let Some((version, entries)) = current(conn, info, key)? else {
         return match expected {
             Some(_) => Err(Error::not_found(info.def.name.clone(), id)),
@@ -367,15 +409,17 @@ fn delete_op(conn: &Connection, info: &CollectionInfo, id: &Tuple, key: &[u8], e
     {
         return Err(conflict(info, id, expected, version));
     }
-    conn.prepare_cached("DELETE FROM ent_record WHERE cid = ?1 AND id = ?2")
-        .and_then(|mut s| s.execute((info.cid, key)))
-        .doing("deleting a record")?;
-    for (xid, entry) in decode_entries(&entries)? {
-        if let Some(index) = stored_index(info, xid) {
-            delete_entry(conn, index, entry, key)?;
+    atomically(conn, !outer && !entries.is_empty(), || {
+        conn.prepare_cached("DELETE FROM ent_record WHERE cid = ?1 AND id = ?2")
+            .and_then(|mut s| s.execute((info.cid, key)))
+            .doing("deleting a record")?;
+        for (xid, entry) in decode_entries(&entries)? {
+            if let Some(index) = stored_index(info, xid) {
+                delete_entry(conn, index, entry, key)?;
+            }
         }
-    }
-    Ok(true)
+        Ok(true)
+    })
 }
 
 fn counter_add_op(conn: &Connection, info: &CollectionInfo, key: &[u8], delta: i64) -> Result<()> {
@@ -562,7 +606,7 @@ fn delete_range_op(conn: &Connection, info: &CollectionInfo, scan: &Scan, plan: 
     let mut deleted = 0;
     for key in &ids {
         let id = Tuple::decode(key)?;
-        if delete_op(conn, info, &id, key, None)? {
+        if delete_op(conn, info, &id, key, None, true)? {
             deleted += 1;
         }
     }
@@ -609,13 +653,13 @@ impl SqliteTransaction {
 fn apply(conn: &Connection, op: &Prepared) -> Result<WriteOutcome> {
     Ok(match op {
         Prepared::Insert(info, record, checked) => {
-            WriteOutcome::Written { version: insert_op(conn, info, record, checked)? }
+            WriteOutcome::Written { version: insert_op(conn, info, record, checked, true)? }
         }
         Prepared::Update(info, expected, record, checked) => {
-            WriteOutcome::Written { version: update_op(conn, info, *expected, record, checked)? }
+            WriteOutcome::Written { version: update_op(conn, info, *expected, record, checked, true)? }
         }
         Prepared::Delete(info, id, key, expected) => {
-            WriteOutcome::Deleted { existed: delete_op(conn, info, id, key, *expected)? }
+            WriteOutcome::Deleted { existed: delete_op(conn, info, id, key, *expected, true)? }
         }
         Prepared::Count(info, key, delta) => {
             counter_add_op(conn, info, key, *delta)?;
@@ -644,15 +688,14 @@ impl Transaction for SqliteTransaction {
         self.writable()?;
         let info = self.info(collection)?;
         let checked = self.shared.options.limits.check_record(&info.def, &record)?;
-        let savepoint = !checked.entries.is_empty();
-        self.run(savepoint, |conn| insert_op(conn, &info, &record, &checked))
+        self.run(false, |conn| insert_op(conn, &info, &record, &checked, false))
     }
 
     async fn update(&mut self, collection: &str, expected_version: u64, record: NewRecord) -> Result<u64> {
         self.writable()?;
         let info = self.info(collection)?;
         let checked = self.shared.options.limits.check_record(&info.def, &record)?;
-        self.run(true, |conn| update_op(conn, &info, expected_version, &record, &checked))
+        self.run(false, |conn| update_op(conn, &info, expected_version, &record, &checked, false))
     }
 
     async fn delete(&mut self, collection: &str, id: &Tuple, expected_version: Option<u64>) -> Result<bool> {
@@ -660,7 +703,7 @@ impl Transaction for SqliteTransaction {
         let info = self.info(collection)?;
         info.def.check_key(None, id)?;
         let key = id.encode()?;
-        self.run(true, |conn| delete_op(conn, &info, id, &key, expected_version))
+        self.run(false, |conn| delete_op(conn, &info, id, &key, expected_version, false))
     }
 
     async fn delete_range(&mut self, scan: &Scan) -> Result<u64> {

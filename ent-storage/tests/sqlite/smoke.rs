@@ -74,6 +74,14 @@ async fn a_failed_operation_leaves_the_transaction_usable_and_unchanged() {
     assert!(matches!(tx.write_batch(ops).await, Err(Error::Duplicate { .. })));
     assert!(tx.get("test.people", &Tuple::from((3i64,))).await.unwrap().is_none());
     assert_eq!(tx.counter_get("test.people", &("n",).into()).await.unwrap(), 0);
+    // An update whose new unique key is taken changes nothing, not even the entries it dropped first.
+    tx.insert("test.people", person(4, "taken", &["w"])).await.unwrap();
+    let err = tx.update("test.people", 1, person(1, "taken", &["v"])).await.unwrap_err();
+    assert!(matches!(err, Error::Duplicate { .. }), "{err}");
+    let one = tx.get("test.people", &Tuple::from((1i64,))).await.unwrap().unwrap();
+    assert_eq!(one.version, 1);
+    assert_eq!(tx.count(&Scan::index("test.people", "by_token").prefix(("x",))).await.unwrap(), 1);
+    assert_eq!(tx.count(&Scan::index("test.people", "by_login").prefix(("ada",))).await.unwrap(), 1);
     tx.commit().await.unwrap();
 }
 
