@@ -303,3 +303,33 @@ async fn unique_keys_of_the_directory_hold() {
     let next_3a = Class { year: YEAR.next(), ..second_3a };
     tx.insert_record(&next_3a).await.unwrap();
 }
+
+#[tokio::test]
+async fn profile_groups_are_derived_from_the_directory() {
+    use ent::core::directory::query::ProfileGroup;
+    let s = school().await;
+    let mut tx = s.store.begin(TxMode::ReadOnly).await.unwrap();
+    let sorted = |mut v: Vec<UserId>| {
+        v.sort();
+        v
+    };
+    let group = |profile, class| ProfileGroup { structure: s.college, profile, class };
+    let got = query::profile_group_members(&mut *tx, group(Profile::Responsable, Some(s.c3a)), YEAR).await.unwrap();
+    assert_eq!(got, sorted(vec![s.mother, s.father, s.teacher]), "legal responsables only: not the grandmother");
+    let got = query::profile_group_members(&mut *tx, group(Profile::Eleve, Some(s.c3a)), YEAR).await.unwrap();
+    assert_eq!(got, sorted(vec![s.helene, s.jean_pierre, s.sean]));
+    let got = query::profile_group_members(&mut *tx, group(Profile::Enseignant, Some(s.c3a)), YEAR).await.unwrap();
+    assert_eq!(got, vec![s.teacher]);
+    let got = query::profile_group_members(&mut *tx, group(Profile::Direction, None), YEAR).await.unwrap();
+    assert_eq!(got, vec![s.principal]);
+    let err = query::profile_group_members(&mut *tx, group(Profile::Direction, Some(s.c3a)), YEAR).await.unwrap_err();
+    assert!(matches!(err, ent::Error::Invalid { .. }), "{err}");
+    // The group follows the directory: a new pupil is a member at once.
+    drop(tx);
+    let mut tx = s.store.begin(TxMode::ReadWrite).await.unwrap();
+    let newcomer = user("Inès", "Nouvelle", "ines.nouvelle", vec![aff(s.college, Profile::Eleve)]);
+    tx.insert_record(&newcomer).await.unwrap();
+    tx.insert_record(&membership(Unit::Class(s.c3a), YEAR, &newcomer, s.college)).await.unwrap();
+    let got = query::profile_group_members(&mut *tx, group(Profile::Eleve, Some(s.c3a)), YEAR).await.unwrap();
+    assert_eq!(got.len(), 4);
+}

@@ -5,6 +5,7 @@
 //! same guard against mass deactivation.
 
 mod apply;
+pub mod demo;
 mod feed;
 mod login;
 mod report;

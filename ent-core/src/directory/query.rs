@@ -203,3 +203,80 @@ pub async fn search(tx: &mut dyn Transaction, query: &str, scope: SearchScope, l
     found.truncate(limit);
     Ok(found)
 }
+
+/// A group derived from profiles rather than stored: "the teachers of the collège", "the parents of 3A".
+/// Its members are computed from the directory at the moment they are asked for, so it can never be out
+/// of date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ProfileGroup {
+    /// The structure.
+    pub structure: StructureId,
+    /// The profile of its members.
+    pub profile: Profile,
+    /// Within one class: its pupils, the legal responsables of its pupils, its teachers.
+    pub class: Option<crate::id::ClassId>,
+}
+
+/// The members of a profile group for a school year, without duplicates, in id order.
+///
+/// A structure-wide group lists everyone holding the profile there (walking the index page by page). A
+/// class group of pupils is the class; of responsables, the legal
+/// responsables of its pupils (other contacts are not parents of the class); of teachers, its teachers.
+pub async fn profile_group_members(
+    tx: &mut dyn Transaction,
+    group: ProfileGroup,
+    year: SchoolYear,
+) -> Result<Vec<UserId>> {
+    let mut out = Vec::new();
+    match group.class {
+        None => {
+            let mut cursor = None;
+            loop {
+                let scan = Scan::index(User::COLLECTION, "by_structure")
+                    .prefix((group.structure.0, group.profile.as_str()))
+                    .limit(1000)
+                    .after(cursor)
+                    .keys_only();
+                let page = tx.scan(&scan).await?;
+                for e in &page.entries {
+                    out.push(UserId(uuid_at(&e.id, 0)?));
+                }
+                match page.next {
+                    Some(n) => cursor = Some(n),
+                    None => break,
+                }
+            }
+        }
+        Some(class) => {
+            let unit = Unit::Class(class);
+            let pupils = || Scan::primary(Membership::COLLECTION).prefix((unit.uuid(), i64::from(year.0))).limit(1000);
+            match group.profile {
+                Profile::Eleve => {
+                    for e in tx.scan(&pupils().keys_only()).await?.entries {
+                        out.push(UserId(uuid_at(&e.id, 2)?));
+                    }
+                }
+                Profile::Responsable => {
+                    for e in tx.scan(&pupils().keys_only()).await?.entries {
+                        let child = UserId(uuid_at(&e.id, 2)?);
+                        let scan = Scan::index(ParentLink::COLLECTION, "by_child").prefix((child.0,)).limit(100);
+                        let links = tx.scan_records::<ParentLink>(&scan).await?.0;
+                        out.extend(links.into_iter().filter(|l| l.value.legal).map(|l| l.value.parent));
+                    }
+                }
+                Profile::Enseignant => {
+                    out.extend(teachers_of(tx, unit, year, None).await?.into_iter().map(|t| t.teacher));
+                }
+                other => {
+                    return Err(Error::invalid(
+                        "profile_group.profile",
+                        format!("a class group gathers pupils, responsables or teachers, not {other}"),
+                    ));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
