@@ -299,7 +299,10 @@ fn bench(c: &mut Criterion) {
     });
 
     let mut next = N;
+    // An fsync per commit: fewer samples, or the run takes minutes.
+    g.sample_size(10);
     writes(&mut g, &rt, &store, &raw, "full", &mut next);
+    g.sample_size(50);
     drop((store, raw));
     let options = SqliteOptions { durability: Durability::Normal, ..SqliteOptions::default() };
     let store = SqliteStore::open_with(&adapter_path, options).unwrap();
