@@ -2,8 +2,7 @@
 //!
 //! A writer streams into `tmp/`, hashing as it goes; `finish` fsyncs the file, renames it to its address and
 //! fsyncs the folder, so a blob is either entirely there or absent after a crash. Storing bytes that are
-//! already there keeps one copy and refreshes its date (so garbage collection, which spares young blobs,
-//! spares a blob that was just stored again). Files left in `tmp/` by a crash are removed at the next open,
+//! already there keeps the first copy and its date. Files left in `tmp/` by a crash are removed at the next open,
 //! a day later.
 //!
 //! ```
@@ -146,21 +145,16 @@ impl BlobWriter for Writer {
             let done = (|| {
                 file.sync_all().map_err(|e| io("syncing", &tmp, &e))?;
                 let when = SystemTime::from(created);
-                if target.exists() {
-                    // Already stored: keep that copy, refresh its date.
-                    File::options()
-                        .write(true)
-                        .open(&target)
-                        .and_then(|f| f.set_modified(when))
-                        .map_err(|e| io("touching", &target, &e))?;
+                if let Some(existing) = FsBlobStore::meta(&target, id)? {
+                    // Already stored: keep that copy and its date.
                     std::fs::remove_file(&tmp).map_err(|e| io("removing", &tmp, &e))?;
-                } else {
-                    file.set_modified(when).map_err(|e| io("dating", &tmp, &e))?;
-                    let dir = target.parent().expect("a blob path has a parent");
-                    std::fs::create_dir_all(dir).map_err(|e| io("creating", dir, &e))?;
-                    std::fs::rename(&tmp, &target).map_err(|e| io("storing", &target, &e))?;
-                    sync_dir(dir)?;
+                    return Ok(existing);
                 }
+                file.set_modified(when).map_err(|e| io("dating", &tmp, &e))?;
+                let dir = target.parent().expect("a blob path has a parent");
+                std::fs::create_dir_all(dir).map_err(|e| io("creating", dir, &e))?;
+                std::fs::rename(&tmp, &target).map_err(|e| io("storing", &target, &e))?;
+                sync_dir(dir)?;
                 Ok(BlobMeta { id, size, created })
             })();
             if done.is_err() {

@@ -157,7 +157,8 @@ impl BlobWriter for Writer {
 
     async fn finish(mut self: Box<Self>) -> Result<BlobMeta> {
         let (id, size) = self.digest.clone().finish();
-        let created = self.store.clock.now();
+        // Stored to the microsecond: the date handed back is the one `stat` will read.
+        let created = instant(micros(self.store.clock.now()))?;
         let (upload, chunks, last) = (self.upload, self.chunks, std::mem::take(&mut self.buffer));
         self.store
             .shared
