@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use ent_core::storage::{CollectionDef, DeclareReport, Limits, Store, Transaction, TxMode};
 use ent_core::{Error, Result};
 use rusqlite::{Connection, ErrorCode};
-use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::catalog::{self, Catalog};
 use super::error::{ADAPTER, Context, map};
@@ -47,11 +47,14 @@ impl Durability {
 pub struct SqliteOptions {
     /// See [`Durability`].
     pub durability: Durability,
-    /// How long a writer waits for another process that holds the write lock before
-    /// [`Error::Storage`] with `retryable: true`.
+    /// How long a transaction's first write waits for another transaction (of this process or another) that
+    /// holds SQLite's write lock, before a retryable [`Error::Conflict`].
     pub busy_timeout: Duration,
     /// Most reader connections open at once; read-only transactions wait for one beyond that.
     pub max_readers: usize,
+    /// Most read-write transactions open at once (each holds a connection; one at a time holds SQLite's
+    /// write lock); more wait for one to end.
+    pub max_writers: usize,
     /// Page cache per connection, in KiB.
     pub cache_kib: i64,
     /// The limits the store enforces.
@@ -64,6 +67,7 @@ impl Default for SqliteOptions {
             durability: Durability::Full,
             busy_timeout: Duration::from_secs(5),
             max_readers: 8,
+            max_writers: 16,
             cache_kib: 8 * 1024,
             limits: Limits::default(),
         }
@@ -95,14 +99,35 @@ pub struct SqliteStore {
 pub(crate) struct Shared {
     pub(crate) path: PathBuf,
     pub(crate) options: SqliteOptions,
-    writer: Arc<tokio::sync::Mutex<Connection>>,
-    readers: Mutex<Vec<Connection>>,
-    reader_slots: Arc<Semaphore>,
+    writers: Pool,
+    readers: Pool,
     catalog: RwLock<Arc<Catalog>>,
-    /// `max_page_count` set by [`SqliteStore::set_size_limit`], applied again to a reopened writer.
-    max_pages: Mutex<Option<i64>>,
+    /// The size limit of [`SqliteStore::set_size_limit`] (`max_page_count`) and its generation: a pooled
+    /// writer connection of an older generation gets the new limit when it is taken.
+    size_limit: Mutex<(u64, Option<i64>)>,
     // Last, so that it is dropped after the connections.
     _temp: Option<TempDir>,
+}
+
+/// Idle connections of one kind, and the permits that bound how many are open.
+struct Pool {
+    idle: Mutex<Vec<(Connection, u64)>>,
+    slots: Arc<Semaphore>,
+}
+
+impl Pool {
+    fn new(max: usize) -> Pool {
+        Pool { idle: Mutex::new(Vec::new()), slots: Arc::new(Semaphore::new(max.max(1))) }
+    }
+}
+
+/// The two kinds of connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Opened read-only: read-only transactions.
+    Reader,
+    /// Opened read-write: read-write transactions (one at a time holds SQLite's write lock).
+    Writer,
 }
 
 impl std::fmt::Debug for Shared {
@@ -142,6 +167,11 @@ impl SqliteStore {
     /// temporary folder otherwise, with [`Durability::Off`], removed when the last handle is dropped: the
     /// same code as a file store, nothing durable.
     pub fn in_memory() -> Result<SqliteStore> {
+        SqliteStore::in_memory_with(SqliteOptions::default())
+    }
+
+    /// [`SqliteStore::in_memory`] with options (its durability is always [`Durability::Off`]).
+    pub fn in_memory_with(options: SqliteOptions) -> Result<SqliteStore> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let base = Path::new("/dev/shm");
         let base = if base.is_dir() { base.to_owned() } else { std::env::temp_dir() };
@@ -150,7 +180,7 @@ impl SqliteStore {
             base.join(format!("ent-sqlite-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir(&dir)
             .map_err(|e| Error::storage(ADAPTER, format!("creating {}: {e}", dir.display()), false))?;
-        let options = SqliteOptions { durability: Durability::Off, ..SqliteOptions::default() };
+        let options = SqliteOptions { durability: Durability::Off, ..options };
         SqliteStore::open_inner(dir.join("ent.db"), options, Some(TempDir(dir)))
     }
 
@@ -160,20 +190,21 @@ impl SqliteStore {
         schema::prepare(&writer, &shown)?;
         schema::configure(&writer, options.durability.pragma(), options.cache_kib)?;
         super::blob::remove_abandoned_uploads(&writer, chrono::Utc::now())?;
+        writer.busy_timeout(Duration::ZERO).doing("setting busy_timeout")?;
         let catalog = catalog::load(&writer)?;
         let shared = Shared {
             path,
-            reader_slots: Arc::new(Semaphore::new(options.max_readers.max(1))),
+            writers: Pool::new(options.max_writers),
+            readers: Pool::new(options.max_readers),
             options,
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
-            readers: Mutex::new(Vec::new()),
             catalog: RwLock::new(Arc::new(catalog)),
-            max_pages: Mutex::new(None),
+            size_limit: Mutex::new((0, None)),
             _temp: temp,
         };
         // Open one reader now, so that a file readers cannot open is refused at open, not later.
-        let reader = shared.open_reader()?;
-        shared.readers.lock().unwrap_or_else(|e| e.into_inner()).push(reader);
+        let reader = shared.open(Kind::Reader)?;
+        lock(&shared.readers.idle).push((reader, 0));
+        lock(&shared.writers.idle).push((writer, 0));
         Ok(SqliteStore { shared: Arc::new(shared) })
     }
 
@@ -185,16 +216,18 @@ impl SqliteStore {
     /// Runs `PRAGMA integrity_check` and returns its findings (empty when the file is sound; damage so deep
     /// that SQLite stops the check is one finding).
     pub async fn integrity_check(&self) -> Result<Vec<String>> {
-        let reader = self.shared.begin_read().await?;
+        let mut reader = self.shared.begin_read().await?;
         let check = || -> rusqlite::Result<Vec<String>> {
             let mut stmt = reader.conn().prepare("PRAGMA integrity_check")?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             rows.filter(|row| !matches!(row.as_deref(), Ok("ok"))).collect()
         };
         match check() {
-            Ok(findings) => Ok(findings),
+            Ok(findings) => {
+                reader.discard = !findings.is_empty();
+                Ok(findings)
+            }
             Err(e) if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)) => {
-                let mut reader = reader;
                 reader.discard = true;
                 Ok(vec![e.to_string()])
             }
@@ -206,16 +239,22 @@ impl SqliteStore {
     /// with [`Error::Storage`] "disk full" and the store goes on serving reads and smaller writes. A quota,
     /// and the way tests simulate a full disk.
     pub async fn set_size_limit(&self, bytes: Option<u64>) -> Result<()> {
-        let writer = self.shared.writer.lock().await;
-        let page_size: i64 = writer.pragma_query_value(None, "page_size", |r| r.get(0)).doing("reading page_size")?;
-        let pages = bytes.map_or(i64::from(u32::MAX - 1), |b| (b as i64 / page_size).max(1));
-        writer.pragma_update(None, "max_page_count", pages).doing("setting max_page_count")?;
-        *self.shared.max_pages.lock().unwrap_or_else(|e| e.into_inner()) = bytes.map(|_| pages);
+        let page_size: i64 = self
+            .shared
+            .read(|conn| conn.pragma_query_value(None, "page_size", |r| r.get(0)).doing("reading page_size"))
+            .await?;
+        let pages = bytes.map(|b| (b as i64 / page_size).max(1));
+        let mut limit = lock(&self.shared.size_limit);
+        *limit = (limit.0 + 1, pages);
         Ok(())
     }
 }
 
-/// Opens the writer connection, refusing a file that cannot be written.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Opens a writer connection, refusing a file that cannot be written.
 fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connection> {
     let shown = path.display();
     let writer = Connection::open_with_flags(path, schema::writer_flags())
@@ -227,92 +266,121 @@ fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connection> {
     Ok(writer)
 }
 
-impl Shared {
-    /// Replaces the writer connection after a failure that may have left wrong pages in its cache (a
-    /// corrupted page read, an I/O error): the next transaction reads the file afresh, so the store recovers
-    /// by itself once the file is repaired. Keeps the old connection if a new one cannot be opened.
-    pub(crate) fn renew_writer(&self, writer: &mut Connection) {
-        let fresh = open_writer(&self.path, &self.options).and_then(|conn| {
-            schema::configure(&conn, self.options.durability.pragma(), self.options.cache_kib)?;
-            if let Some(pages) = *self.max_pages.lock().unwrap_or_else(|e| e.into_inner()) {
-                conn.pragma_update(None, "max_page_count", pages).doing("setting max_page_count")?;
-            }
-            Ok(conn)
-        });
-        if let Ok(conn) = fresh {
-            *writer = conn;
-        }
+/// The error of a writer that waited `busy_timeout` for the write lock in vain: another transaction (of
+/// this process or another) kept it; running the transaction again may succeed.
+fn lock_timeout(busy_timeout: Duration) -> Error {
+    Error::Conflict {
+        what: format!("transaction: another transaction held the write lock for more than {busy_timeout:?}"),
+        expected: None,
+        found: None,
+        retryable: true,
     }
+}
 
-    fn open_reader(&self) -> Result<Connection> {
-        let conn = Connection::open_with_flags(&self.path, schema::reader_flags())
-            .map_err(|e| map(&format!("opening a reader on `{}`", self.path.display()), &e))?;
-        conn.busy_timeout(self.options.busy_timeout).doing("setting busy_timeout")?;
+impl Shared {
+    fn open(&self, kind: Kind) -> Result<Connection> {
+        let conn = match kind {
+            Kind::Writer => open_writer(&self.path, &self.options)?,
+            Kind::Reader => Connection::open_with_flags(&self.path, schema::reader_flags())
+                .map_err(|e| map(&format!("opening a reader on `{}`", self.path.display()), &e))?,
+        };
+        // A writer never waits inside a statement: a write that finds the lock taken after this transaction
+        // read fails at once (waiting could only end in a stale snapshot); only `lock` waits, off the executor.
+        let timeout = match kind {
+            Kind::Writer => Duration::ZERO,
+            Kind::Reader => self.options.busy_timeout,
+        };
+        conn.busy_timeout(timeout).doing("setting busy_timeout")?;
         schema::configure(&conn, self.options.durability.pragma(), self.options.cache_kib)?;
         Ok(conn)
     }
 
-    /// Takes the writer and starts a write transaction (`BEGIN IMMEDIATE`: the write lock is taken now, so
-    /// transactions of this store and of other processes on the file run one after the other).
-    pub(crate) async fn begin_write(self: &Arc<Self>) -> Result<OwnedMutexGuard<Connection>> {
-        let guard = self.writer.clone().lock_owned().await;
-        if !guard.is_autocommit() {
-            // A previous holder could not end its transaction (an I/O error during rollback).
-            let _ = guard.execute_batch("ROLLBACK");
+    /// Takes a connection of that kind from its pool (opening one if none is idle), outside any transaction.
+    pub(crate) async fn take(self: &Arc<Self>, kind: Kind) -> Result<Pooled> {
+        let pool = match kind {
+            Kind::Writer => &self.writers,
+            Kind::Reader => &self.readers,
+        };
+        let permit = pool
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::storage(ADAPTER, "the connection pool is closed", false))?;
+        let idle = lock(&pool.idle).pop();
+        let (conn, mut generation) = match idle {
+            Some(idle) => idle,
+            None => (self.open(kind)?, 0),
+        };
+        if kind == Kind::Writer {
+            let (current, pages) = *lock(&self.size_limit);
+            if generation != current {
+                let pages = pages.unwrap_or(i64::from(u32::MAX - 1));
+                conn.pragma_update(None, "max_page_count", pages).doing("setting max_page_count")?;
+                generation = current;
+            }
         }
-        // Try without waiting first: only another process can hold the lock, and waiting for it must not
-        // block an executor thread.
-        guard.busy_timeout(Duration::ZERO).doing("setting busy_timeout")?;
-        let first = guard.prepare_cached("BEGIN IMMEDIATE").and_then(|mut s| s.execute([]));
-        guard.busy_timeout(self.options.busy_timeout).doing("setting busy_timeout")?;
+        Ok(Pooled { conn: Some(conn), generation, kind, shared: self.clone(), _permit: permit, discard: false })
+    }
+
+    /// Starts a write transaction on a writer connection: `BEGIN IMMEDIATE` takes SQLite's write lock now,
+    /// so write transactions of this store and of other processes run one after the other. If another
+    /// transaction holds the lock, waits for it up to `busy_timeout` on tokio's blocking pool (never on an
+    /// executor thread), then fails with a retryable [`Error::Conflict`].
+    pub(crate) async fn lock(&self, conn: Pooled) -> (Result<()>, Pooled) {
+        let first = conn.conn().prepare_cached("BEGIN IMMEDIATE").and_then(|mut s| s.execute([]));
         match first {
-            Ok(_) => Ok(guard),
+            Ok(_) => (Ok(()), conn),
             Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
+                let timeout = self.options.busy_timeout;
                 crate::blocking::run(move || {
-                    guard.execute_batch("BEGIN IMMEDIATE").map(|_| guard).doing("starting a write transaction")
+                    let c = conn.conn();
+                    let begun = c
+                        .busy_timeout(timeout)
+                        .and_then(|()| c.execute_batch("BEGIN IMMEDIATE"))
+                        .and_then(|()| c.busy_timeout(Duration::ZERO));
+                    let result = match begun {
+                        Ok(()) => Ok(()),
+                        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
+                            let _ = c.busy_timeout(Duration::ZERO);
+                            Err(lock_timeout(timeout))
+                        }
+                        Err(e) => Err(map("starting a write transaction", &e)),
+                    };
+                    (result, conn)
                 })
                 .await
             }
-            Err(e) => Err(map("starting a write transaction", &e)),
+            Err(e) => (Err(map("starting a write transaction", &e)), conn),
         }
     }
 
-    /// Commits the writer's transaction and hands the writer back. On error the transaction is rolled back:
-    /// nothing was applied.
+    /// Commits and hands the connection back. On error the transaction is rolled back: nothing was applied.
     ///
-    /// With [`Durability::Full`] the commit waits for an fsync, so it runs on the blocking pool; otherwise it
-    /// only appends to the WAL (an occasional checkpoint aside) and runs inline, cheaper than a thread hop.
-    pub(crate) async fn commit_write(
-        &self,
-        guard: OwnedMutexGuard<Connection>,
-    ) -> (Result<()>, OwnedMutexGuard<Connection>) {
+    /// A commit that wrote waits for an fsync with [`Durability::Full`], so it runs on the blocking pool;
+    /// otherwise it only appends to the WAL (an occasional checkpoint aside) and runs inline, cheaper than a
+    /// thread hop.
+    pub(crate) async fn commit(&self, conn: Pooled, wrote: bool) -> (Result<()>, Pooled) {
         let commit = move || {
-            let result = guard.prepare_cached("COMMIT").and_then(|mut s| s.execute([]).map(|_| ()));
-            if result.is_err() && !guard.is_autocommit() {
-                let _ = guard.execute_batch("ROLLBACK");
+            let c = conn.conn();
+            let result = c.prepare_cached("COMMIT").and_then(|mut s| s.execute([]).map(|_| ()));
+            if result.is_err() && !c.is_autocommit() {
+                let _ = c.execute_batch("ROLLBACK");
             }
-            (result.doing("commit"), guard)
+            let mut conn = conn;
+            let result = result.doing("commit");
+            conn.discard |= suspect(&result);
+            (result, conn)
         };
-        match self.options.durability {
-            Durability::Full => crate::blocking::run(commit).await,
-            Durability::Normal | Durability::Off => commit(),
+        match (wrote, self.options.durability) {
+            (true, Durability::Full) => crate::blocking::run(commit).await,
+            _ => commit(),
         }
     }
 
     /// Takes a reader and starts a read transaction on a snapshot taken now.
-    pub(crate) async fn begin_read(self: &Arc<Self>) -> Result<PooledReader> {
-        let permit = self
-            .reader_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::storage(ADAPTER, "the reader pool is closed", false))?;
-        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => self.open_reader()?,
-        };
-        let reader = PooledReader { conn: Some(conn), shared: self.clone(), _permit: permit, discard: false };
+    pub(crate) async fn begin_read(self: &Arc<Self>) -> Result<Pooled> {
+        let reader = self.take(Kind::Reader).await?;
         reader.conn().prepare_cached("BEGIN").and_then(|mut s| s.execute([])).doing("starting a read transaction")?;
         Ok(reader)
     }
@@ -320,7 +388,7 @@ impl Shared {
     /// The catalog as of the connection's snapshot (reloaded if another declaration happened since).
     pub(crate) fn catalog_for(&self, conn: &Connection) -> Result<Arc<Catalog>> {
         let generation = catalog::generation(conn)?;
-        let current = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let current = self.catalog();
         if current.generation == generation {
             return Ok(current);
         }
@@ -332,24 +400,22 @@ impl Shared {
         Ok(loaded)
     }
 
+    /// The catalog as last read.
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Runs `f` in a write transaction of its own and commits it.
     pub(crate) async fn write<T>(self: &Arc<Self>, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut guard = self.begin_write().await?;
-        let result = match f(&guard) {
-            Ok(value) => {
-                let (committed, back) = self.commit_write(guard).await;
-                guard = back;
-                committed.map(|()| value)
-            }
+        let (locked, mut conn) = self.lock(self.take(Kind::Writer).await?).await;
+        locked?;
+        match f(conn.conn()) {
+            Ok(value) => self.commit(conn, true).await.0.map(|()| value),
             Err(e) => {
-                let _ = guard.execute_batch("ROLLBACK");
+                conn.discard = suspect::<()>(&Err(e.clone()));
                 Err(e)
             }
-        };
-        if suspect(&result) {
-            self.renew_writer(&mut guard);
         }
-        result
     }
 
     /// Runs `f` in a read transaction of its own.
@@ -358,14 +424,17 @@ impl Shared {
         let result = f(reader.conn());
         reader.discard = suspect(&result);
         let value = result?;
-        reader.finish()?;
+        self.commit(reader, false).await.0?;
         Ok(value)
     }
 }
 
-/// A reader connection taken from the pool; it goes back when dropped.
-pub(crate) struct PooledReader {
+/// A connection taken from its pool; it goes back when dropped (its transaction rolled back if one is
+/// still open), unless it is to be discarded.
+pub(crate) struct Pooled {
     conn: Option<Connection>,
+    generation: u64,
+    kind: Kind,
     shared: Arc<Shared>,
     _permit: OwnedSemaphorePermit,
     /// Close the connection instead of returning it to the pool (see [`suspect`]).
@@ -373,36 +442,30 @@ pub(crate) struct PooledReader {
 }
 
 /// Whether a result is a failure after which a connection's page cache may hold wrong pages: any
-/// non-retryable storage error (corruption, I/O); a busy database or a duplicate key is not.
+/// non-retryable storage error (corruption, I/O). Such a connection is closed rather than pooled, so that
+/// no wrong page stays cached and the store recovers by itself once the file is repaired.
 pub(crate) fn suspect<T>(result: &Result<T>) -> bool {
     matches!(result, Err(Error::Storage { retryable: false, .. }))
 }
 
-impl PooledReader {
+impl Pooled {
     pub(crate) fn conn(&self) -> &Connection {
-        self.conn.as_ref().expect("a pooled reader holds its connection until dropped")
-    }
-
-    /// Ends the read transaction.
-    pub(crate) fn finish(mut self) -> Result<()> {
-        let result = self
-            .conn()
-            .prepare_cached("COMMIT")
-            .and_then(|mut s| s.execute([]).map(|_| ()))
-            .doing("ending a read transaction");
-        self.discard |= suspect(&result);
-        result
+        self.conn.as_ref().expect("a pooled connection is held until dropped")
     }
 }
 
-impl Drop for PooledReader {
+impl Drop for Pooled {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
             if conn.is_autocommit() && !self.discard {
-                self.shared.readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+                let pool = match self.kind {
+                    Kind::Writer => &self.shared.writers,
+                    Kind::Reader => &self.shared.readers,
+                };
+                lock(&pool.idle).push((conn, self.generation));
             }
         }
     }
@@ -419,32 +482,27 @@ impl Store for SqliteStore {
     }
 
     async fn declare(&self, collections: &[CollectionDef]) -> Result<DeclareReport> {
-        let mut guard = self.shared.begin_write().await?;
-        let result = self.shared.catalog_for(&guard).and_then(|c| catalog::declare(&guard, &c, collections));
-        let result = match result {
+        let shared = &self.shared;
+        let (locked, mut conn) = shared.lock(shared.take(Kind::Writer).await?).await;
+        locked?;
+        let result = shared.catalog_for(conn.conn()).and_then(|c| catalog::declare(conn.conn(), &c, collections));
+        match result {
             Ok(report) => {
-                let (committed, back) = self.shared.commit_write(guard).await;
-                guard = back;
-                committed.and_then(|()| catalog::load(&guard)).map(|loaded| {
-                    *self.shared.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
-                    report
-                })
+                let (committed, conn) = shared.commit(conn, true).await;
+                committed?;
+                let loaded = Arc::new(catalog::load(conn.conn())?);
+                *shared.catalog.write().unwrap_or_else(|e| e.into_inner()) = loaded;
+                Ok(report)
             }
             Err(e) => {
-                let _ = guard.execute_batch("ROLLBACK");
+                conn.discard = suspect::<()>(&Err(e.clone()));
                 Err(e)
             }
-        };
-        if suspect(&result) {
-            self.shared.renew_writer(&mut guard);
         }
-        result
     }
 
     async fn collections(&self) -> Result<Vec<CollectionDef>> {
-        let reader = self.shared.begin_read().await?;
-        let catalog = self.shared.catalog_for(reader.conn())?;
-        reader.finish()?;
+        let catalog = self.shared.read(|conn| self.shared.catalog_for(conn)).await?;
         let mut defs: Vec<CollectionDef> = catalog.collections.values().map(|c| c.def.clone()).collect();
         defs.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(defs)
@@ -453,14 +511,8 @@ impl Store for SqliteStore {
     async fn begin(&self, mode: TxMode) -> Result<Box<dyn Transaction>> {
         let tx = match mode {
             TxMode::ReadWrite => {
-                let guard = self.shared.begin_write().await?;
-                match self.shared.catalog_for(&guard) {
-                    Ok(catalog) => SqliteTransaction::writer(self.shared.clone(), guard, catalog),
-                    Err(e) => {
-                        let _ = guard.execute_batch("ROLLBACK");
-                        return Err(e);
-                    }
-                }
+                let conn = self.shared.take(Kind::Writer).await?;
+                SqliteTransaction::writer(self.shared.clone(), conn)
             }
             TxMode::ReadOnly => {
                 let reader = self.shared.begin_read().await?;

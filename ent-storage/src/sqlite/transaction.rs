@@ -2,12 +2,21 @@
 //!
 //! # Isolation
 //!
-//! A read-write transaction holds the store's single writer connection from `BEGIN IMMEDIATE` to its end,
-//! and `BEGIN IMMEDIATE` takes SQLite's write lock, which also excludes writers of other processes: write
-//! transactions run one after the other, so their result is trivially that of a serial order, and a
-//! counter read or a version check can never be invalidated by a concurrent writer. A read-only transaction
-//! runs on a reader connection in WAL mode and reads the snapshot taken at its begin: it sees every
-//! transaction committed before, none after, and takes its place in the serial order at its begin.
+//! Every transaction has a connection of its own. A read-only one starts a WAL read transaction at its
+//! begin and reads that snapshot to its end. A read-write one starts at its first operation:
+//!
+//! - if that is a write, it takes SQLite's write lock (`BEGIN IMMEDIATE`), waiting for a transaction that
+//!   holds it up to `busy_timeout` (on tokio's blocking pool), then fails with a retryable conflict;
+//! - if that is a read, it reads a snapshot; its first write then asks SQLite for the write lock, which
+//!   SQLite grants only if nothing was committed since the snapshot and no one else holds the lock:
+//!   otherwise the write fails at once with a retryable [`Error::Conflict`] (waiting could only end in a
+//!   stale snapshot), and the transaction stays usable for reads.
+//!
+//! So one transaction at a time writes, of this process and of every other on the file, and each writes on
+//! the latest state: write transactions are serialized; read-only ones take their place at their begin.
+//! **Counters** are the exception that makes blind increments never conflict: `counter_add` only records the
+//! increment in the transaction, and commit applies the increments under the write lock, to whatever value
+//! the counter has then (`counter_get` adds the transaction's own increments to the value it reads).
 //!
 //! # Failed operations
 //!
@@ -19,10 +28,10 @@
 //! # Blocking
 //!
 //! Statements run on the calling task: they take microseconds, well under the cost of handing them to
-//! another thread. The two calls that may wait (the fsync of a commit, a write lock held by another process)
-//! run on tokio's blocking pool.
+//! another thread. The calls that may wait (the fsync of a commit, a write lock held by another
+//! transaction) run on tokio's blocking pool.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -33,33 +42,33 @@ use ent_core::storage::{
 use ent_core::{Error, Result};
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::value::RawValue;
-use tokio::sync::OwnedMutexGuard;
 
 use super::catalog::{Catalog, CollectionInfo, IndexInfo};
 use super::error::{ADAPTER, Context, is_constraint, map};
-use super::store::{PooledReader, Shared, suspect};
+use super::store::{Pooled, Shared, suspect};
 
-/// The connection a transaction holds.
-enum Held {
-    Writer(OwnedMutexGuard<Connection>),
-    Reader(PooledReader),
+/// Where a transaction stands with SQLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// A read-write transaction before its first operation: no snapshot, no lock.
+    Idle,
+    /// Reading a snapshot.
+    Reading,
+    /// Holding the write lock.
+    Writing,
 }
 
-impl Held {
-    fn conn(&self) -> &Connection {
-        match self {
-            Held::Writer(guard) => guard,
-            Held::Reader(reader) => reader.conn(),
-        }
-    }
-}
+/// The pending increments of a transaction: `(cid, encoded key)` to `(delta, collection name)`.
+type Deltas = BTreeMap<(i64, Vec<u8>), (i64, String)>;
 
 /// A transaction of a [`super::SqliteStore`].
 pub(crate) struct SqliteTransaction {
     shared: Arc<Shared>,
-    held: Option<Held>,
+    conn: Option<Pooled>,
     mode: TxMode,
+    state: State,
     catalog: Arc<Catalog>,
+    deltas: Deltas,
     /// Set when SQLite rolled the whole transaction back after an error.
     aborted: Option<Error>,
     /// Set after an error that may have left wrong pages in the connection's cache (see [`suspect`]).
@@ -68,49 +77,46 @@ pub(crate) struct SqliteTransaction {
 
 impl Drop for SqliteTransaction {
     fn drop(&mut self) {
-        match self.held.take() {
-            Some(Held::Writer(mut guard)) => {
-                if !guard.is_autocommit() {
-                    let _ = guard.execute_batch("ROLLBACK");
-                }
-                if self.suspect {
-                    self.shared.renew_writer(&mut guard);
-                }
-            }
-            Some(Held::Reader(mut reader)) => reader.discard |= self.suspect,
-            None => {}
+        // The pooled connection rolls back what is still open.
+        if let Some(mut conn) = self.conn.take() {
+            conn.discard |= self.suspect;
         }
     }
 }
 
 impl SqliteTransaction {
-    pub(crate) fn writer(shared: Arc<Shared>, guard: OwnedMutexGuard<Connection>, catalog: Arc<Catalog>) -> Self {
+    pub(crate) fn writer(shared: Arc<Shared>, conn: Pooled) -> Self {
+        let catalog = shared.catalog();
         SqliteTransaction {
             shared,
-            held: Some(Held::Writer(guard)),
+            conn: Some(conn),
             mode: TxMode::ReadWrite,
+            state: State::Idle,
             catalog,
+            deltas: Deltas::new(),
             aborted: None,
             suspect: false,
         }
     }
 
-    pub(crate) fn reader(shared: Arc<Shared>, reader: PooledReader, catalog: Arc<Catalog>) -> Self {
+    pub(crate) fn reader(shared: Arc<Shared>, conn: Pooled, catalog: Arc<Catalog>) -> Self {
         SqliteTransaction {
             shared,
-            held: Some(Held::Reader(reader)),
+            conn: Some(conn),
             mode: TxMode::ReadOnly,
+            state: State::Reading,
             catalog,
+            deltas: Deltas::new(),
             aborted: None,
             suspect: false,
         }
     }
 
-    fn conn(&self) -> Result<&Connection> {
+    fn pooled(&self) -> Result<&Pooled> {
         if let Some(e) = &self.aborted {
             return Err(e.clone());
         }
-        self.held.as_ref().map(Held::conn).ok_or(Error::TransactionFinished)
+        self.conn.as_ref().ok_or(Error::TransactionFinished)
     }
 
     fn info(&self, collection: &str) -> Result<Arc<CollectionInfo>> {
@@ -124,12 +130,41 @@ impl SqliteTransaction {
         }
     }
 
+    /// Takes the snapshot of an idle transaction.
+    fn start_read(&mut self) -> Result<()> {
+        if self.state != State::Idle {
+            return Ok(());
+        }
+        let conn = self.pooled()?.conn();
+        conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])).doing("starting a transaction")?;
+        let catalog = self.shared.catalog_for(conn);
+        self.state = State::Reading;
+        self.catalog = catalog?;
+        Ok(())
+    }
+
+    /// Takes the write lock for an idle transaction (waiting for it if another transaction holds it).
+    async fn start_write(&mut self) -> Result<()> {
+        if self.state != State::Idle {
+            return Ok(());
+        }
+        self.pooled()?;
+        let conn = self.conn.take().ok_or(Error::TransactionFinished)?;
+        let (locked, conn) = self.shared.lock(conn).await;
+        self.conn = Some(conn);
+        locked?;
+        self.state = State::Writing;
+        self.catalog = self.shared.catalog_for(self.pooled()?.conn())?;
+        Ok(())
+    }
+
     /// Runs one operation; with `savepoint`, inside a savepoint rolled back on error. Notices a transaction
-    /// that SQLite rolled back.
+    /// that SQLite rolled back, and a write that could not get the write lock.
     fn run<T>(&mut self, savepoint: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.conn()?;
+        let conn = self.pooled()?.conn();
         let result = atomically(conn, savepoint, || f(conn));
-        let lost = self.held.is_some() && conn.is_autocommit();
+        let lost = conn.is_autocommit();
+        let writing = matches!(conn.transaction_state(Some("main")), Ok(rusqlite::TransactionState::Write));
         self.suspect |= suspect(&result);
         if lost {
             let cause = match &result {
@@ -140,8 +175,32 @@ impl SqliteTransaction {
             self.aborted = Some(aborted.clone());
             return Err(result.err().unwrap_or(aborted));
         }
-        result
+        if writing {
+            self.state = State::Writing;
+        }
+        match result {
+            // A write of a transaction that read a snapshot found the write lock taken.
+            Err(Error::Storage { retryable: true, message, .. }) if self.state == State::Reading => {
+                Err(Error::serialization_conflict(format!("transaction (another transaction writes: {message})")))
+            }
+            other => other,
+        }
     }
+
+    /// Adds increments to the pending ones, refusing an overflow before changing anything.
+    fn add_deltas(&mut self, adds: Vec<(Arc<CollectionInfo>, Vec<u8>, i64)>) -> Result<()> {
+        let mut merged = self.deltas.clone();
+        for (info, key, delta) in adds {
+            let slot = merged.entry((info.cid, key)).or_insert((0, info.def.name.clone()));
+            slot.0 = slot.0.checked_add(delta).ok_or_else(|| overflow(&info.def.name, delta))?;
+        }
+        self.deltas = merged;
+        Ok(())
+    }
+}
+
+fn overflow(collection: &str, delta: i64) -> Error {
+    Error::invalid(format!("{collection} counter"), format!("adding {delta} overflows a 64-bit integer"))
 }
 
 /// Runs the writes of one operation atomically: inside a savepoint when `needed` (several statements, and no
@@ -422,23 +481,6 @@ fn delete_op(
     })
 }
 
-fn counter_add_op(conn: &Connection, info: &CollectionInfo, key: &[u8], delta: i64) -> Result<()> {
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO ent_counter (cid, key, value) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (cid, key) DO UPDATE SET value = value + excluded.value",
-        )
-        .doing("incrementing a counter")?;
-    match stmt.execute((info.cid, key, delta)) {
-        Ok(_) => Ok(()),
-        Err(e) if is_constraint(&e) => Err(Error::invalid(
-            format!("{} counter {}", info.def.name, show_key(key)),
-            format!("adding {delta} overflows a 64-bit integer"),
-        )),
-        Err(e) => Err(map("incrementing a counter", &e)),
-    }
-}
-
 /// Where a scan reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -650,6 +692,7 @@ impl SqliteTransaction {
     }
 }
 
+/// Applies a prepared record write (counters are pending increments, applied at commit).
 fn apply(conn: &Connection, op: &Prepared) -> Result<WriteOutcome> {
     Ok(match op {
         Prepared::Insert(info, record, checked) => {
@@ -661,11 +704,26 @@ fn apply(conn: &Connection, op: &Prepared) -> Result<WriteOutcome> {
         Prepared::Delete(info, id, key, expected) => {
             WriteOutcome::Deleted { existed: delete_op(conn, info, id, key, *expected, true)? }
         }
-        Prepared::Count(info, key, delta) => {
-            counter_add_op(conn, info, key, *delta)?;
-            WriteOutcome::Counted
-        }
+        Prepared::Count(..) => WriteOutcome::Counted,
     })
+}
+
+/// Applies the pending increments under the write lock.
+fn apply_deltas(conn: &Connection, deltas: &Deltas) -> Result<()> {
+    for ((cid, key), (delta, collection)) in deltas {
+        let mut stmt = conn
+            .prepare_cached(
+                "INSERT INTO ent_counter (cid, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (cid, key) DO UPDATE SET value = value + excluded.value",
+            )
+            .doing("incrementing a counter")?;
+        match stmt.execute((cid, key, delta)) {
+            Ok(_) => {}
+            Err(e) if is_constraint(&e) => return Err(overflow(collection, *delta)),
+            Err(e) => return Err(map("incrementing a counter", &e)),
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -675,17 +733,21 @@ impl Transaction for SqliteTransaction {
     }
 
     async fn get(&mut self, collection: &str, id: &Tuple) -> Result<Option<RawRecord>> {
+        self.start_read()?;
         let info = self.info(collection)?;
         self.run(false, |conn| get_op(conn, &info, id))
     }
 
     async fn get_many(&mut self, collection: &str, ids: &[Tuple]) -> Result<Vec<Option<RawRecord>>> {
+        self.start_read()?;
         let info = self.info(collection)?;
         self.run(false, |conn| ids.iter().map(|id| get_op(conn, &info, id)).collect())
     }
 
     async fn insert(&mut self, collection: &str, record: NewRecord) -> Result<u64> {
         self.writable()?;
+        self.info(collection)?;
+        self.start_write().await?;
         let info = self.info(collection)?;
         let checked = self.shared.options.limits.check_record(&info.def, &record)?;
         self.run(false, |conn| insert_op(conn, &info, &record, &checked, false))
@@ -693,6 +755,8 @@ impl Transaction for SqliteTransaction {
 
     async fn update(&mut self, collection: &str, expected_version: u64, record: NewRecord) -> Result<u64> {
         self.writable()?;
+        self.info(collection)?;
+        self.start_write().await?;
         let info = self.info(collection)?;
         let checked = self.shared.options.limits.check_record(&info.def, &record)?;
         self.run(false, |conn| update_op(conn, &info, expected_version, &record, &checked, false))
@@ -700,8 +764,9 @@ impl Transaction for SqliteTransaction {
 
     async fn delete(&mut self, collection: &str, id: &Tuple, expected_version: Option<u64>) -> Result<bool> {
         self.writable()?;
+        self.info(collection)?.def.check_key(None, id)?;
+        self.start_write().await?;
         let info = self.info(collection)?;
-        info.def.check_key(None, id)?;
         let key = id.encode()?;
         self.run(false, |conn| delete_op(conn, &info, id, &key, expected_version, false))
     }
@@ -709,17 +774,22 @@ impl Transaction for SqliteTransaction {
     async fn delete_range(&mut self, scan: &Scan) -> Result<u64> {
         self.writable()?;
         let info = self.info(&scan.collection)?;
+        scan.plan(&info.def, &self.shared.options.limits, false)?;
+        self.start_write().await?;
+        let info = self.info(&scan.collection)?;
         let plan = scan.plan(&info.def, &self.shared.options.limits, false)?;
         self.run(true, |conn| delete_range_op(conn, &info, scan, &plan))
     }
 
     async fn scan(&mut self, scan: &Scan) -> Result<Page> {
+        self.start_read()?;
         let info = self.info(&scan.collection)?;
         let plan = scan.plan(&info.def, &self.shared.options.limits, true)?;
         self.run(false, |conn| scan_op(conn, &info, scan, &plan))
     }
 
     async fn count(&mut self, scan: &Scan) -> Result<u64> {
+        self.start_read()?;
         let info = self.info(&scan.collection)?;
         let plan = scan.plan(&info.def, &self.shared.options.limits, false)?;
         self.run(false, |conn| count_op(conn, &info, scan, &plan))
@@ -727,67 +797,114 @@ impl Transaction for SqliteTransaction {
 
     async fn counter_add(&mut self, collection: &str, key: &Tuple, delta: i64) -> Result<()> {
         self.writable()?;
+        self.pooled()?;
         let info = self.info(collection)?;
         let key = self.shared.options.limits.check_key_size(key.encode()?)?;
-        self.run(false, |conn| counter_add_op(conn, &info, &key, delta))
+        self.add_deltas(vec![(info, key, delta)])
     }
 
     async fn counter_get(&mut self, collection: &str, key: &Tuple) -> Result<i64> {
+        self.start_read()?;
         let info = self.info(collection)?;
         let key = key.encode()?;
-        self.run(false, |conn| {
+        let pending = self.deltas.get(&(info.cid, key.clone())).map_or(0, |(d, _)| *d);
+        let stored = self.run(false, |conn| {
             let value: Option<i64> = conn
                 .prepare_cached("SELECT value FROM ent_counter WHERE cid = ?1 AND key = ?2")
                 .and_then(|mut s| s.query_row((info.cid, &key), |r| r.get(0)).optional())
                 .doing("reading a counter")?;
             Ok(value.unwrap_or(0))
-        })
+        })?;
+        stored.checked_add(pending).ok_or_else(|| overflow(collection, pending))
     }
 
     async fn write_batch(&mut self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
         self.writable()?;
+        self.pooled()?;
         let limit = self.shared.options.limits.max_batch_ops;
         if ops.len() > limit {
             return Err(Error::TooLarge { what: "batch".into(), size: ops.len() as u64, limit: limit as u64 });
         }
-        let prepared = ops.into_iter().map(|op| self.prepare(op)).collect::<Result<Vec<_>>>()?;
-        self.run(true, |conn| prepared.iter().map(|op| apply(conn, op)).collect())
+        let writes = ops.iter().any(|op| !matches!(op, WriteOp::CounterAdd { .. }));
+        let mut prepared = ops.into_iter().map(|op| self.prepare(op)).collect::<Result<Vec<_>>>()?;
+        if writes {
+            let before = self.catalog.generation;
+            self.start_write().await?;
+            if self.catalog.generation != before {
+                // Another process declared meanwhile: check again against the catalog of the snapshot.
+                prepared = prepared.into_iter().map(|op| self.prepare(op.into_op())).collect::<Result<Vec<_>>>()?;
+            }
+        }
+        let mut merged = self.deltas.clone();
+        for op in &prepared {
+            if let Prepared::Count(info, key, delta) = op {
+                let slot = merged.entry((info.cid, key.clone())).or_insert((0, info.def.name.clone()));
+                slot.0 = slot.0.checked_add(*delta).ok_or_else(|| overflow(&info.def.name, *delta))?;
+            }
+        }
+        let outcomes = if writes {
+            self.run(true, |conn| prepared.iter().map(|op| apply(conn, op)).collect::<Result<Vec<_>>>())?
+        } else {
+            vec![WriteOutcome::Counted; prepared.len()]
+        };
+        self.deltas = merged;
+        Ok(outcomes)
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
         if let Some(e) = self.aborted.take() {
-            // Dropping `self` rolls back and renews the connection if needed.
+            // Dropping `self` rolls back and discards the connection.
             return Err(e);
         }
-        match self.held.take() {
-            None => Err(Error::TransactionFinished),
-            Some(Held::Writer(guard)) => {
-                let (result, guard) = self.shared.commit_write(guard).await;
-                self.suspect |= suspect(&result);
-                self.held = Some(Held::Writer(guard));
-                result
-            }
-            Some(Held::Reader(reader)) => {
-                let result = reader.finish();
-                self.suspect |= suspect(&result);
-                result
-            }
+        if self.conn.is_none() {
+            return Err(Error::TransactionFinished);
         }
+        if !self.deltas.is_empty() {
+            if self.state == State::Idle {
+                self.start_write().await?;
+            }
+            let deltas = std::mem::take(&mut self.deltas);
+            self.run(false, |conn| apply_deltas(conn, &deltas))?;
+            self.state = State::Writing;
+        }
+        let Some(conn) = self.conn.take() else { return Err(Error::TransactionFinished) };
+        if self.state == State::Idle {
+            return Ok(());
+        }
+        let (result, _conn) = self.shared.commit(conn, self.state == State::Writing).await;
+        result
     }
 
     async fn rollback(mut self: Box<Self>) -> Result<()> {
-        match self.held.take() {
+        match self.conn.take() {
             None => Err(Error::TransactionFinished),
-            Some(Held::Writer(guard)) => {
-                if !guard.is_autocommit() {
-                    guard.execute_batch("ROLLBACK").doing("rollback")?;
+            Some(conn) => {
+                let c = conn.conn();
+                if !c.is_autocommit() {
+                    c.execute_batch("ROLLBACK").doing("rollback")?;
                 }
                 Ok(())
             }
-            Some(Held::Reader(reader)) => {
-                drop(reader);
-                Ok(())
+        }
+    }
+}
+
+impl Prepared {
+    /// The operation back, to prepare it again.
+    fn into_op(self) -> WriteOp {
+        match self {
+            Prepared::Insert(info, record, _) => WriteOp::Insert { collection: info.def.name.clone(), record },
+            Prepared::Update(info, expected_version, record, _) => {
+                WriteOp::Update { collection: info.def.name.clone(), expected_version, record }
             }
+            Prepared::Delete(info, id, _, expected_version) => {
+                WriteOp::Delete { collection: info.def.name.clone(), id, expected_version }
+            }
+            Prepared::Count(info, key, delta) => WriteOp::CounterAdd {
+                collection: info.def.name.clone(),
+                key: Tuple::decode(&key).unwrap_or_default(),
+                delta,
+            },
         }
     }
 }
