@@ -1,5 +1,13 @@
 //! Integration tests of the facade: one binary, one submodule per subject (link time is real on 2 cores).
 
+mod accounts;
+mod assembly;
 mod demo;
 mod directory;
+mod events;
+mod fixture;
 mod import;
+mod jobs;
+mod sdk;
+mod settings;
+mod storage_memory;

@@ -127,6 +127,128 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A handler (an action, an event subscriber, a job) panicked: a bug of that handler, turned into an error
+    /// of that call; nothing it wrote was committed.
+    #[error("{what} panicked: {message}")]
+    Panicked {
+        /// The handler (`guestbook.sign`, `event guestbook.counter`, `job guestbook.digest`).
+        what: String,
+        /// The panic's message.
+        message: String,
+    },
+    /// No registered module has this id.
+    #[error("unknown module `{module}`")]
+    UnknownModule {
+        /// The id asked for.
+        module: String,
+    },
+    /// The module exists but has no such action.
+    #[error("module `{module}` has no action `{action}`")]
+    UnknownAction {
+        /// The module.
+        module: String,
+        /// The action asked for (its full name, `module.action`).
+        action: String,
+    },
+    /// No module declares this setting.
+    #[error("unknown setting `{setting}`")]
+    UnknownSetting {
+        /// The setting's full name (`module.name`).
+        setting: String,
+    },
+    /// A JSON text that does not parse.
+    #[error("malformed JSON for {what} at line {line}, column {column}: {message}")]
+    MalformedJson {
+        /// What was being read (an action's input...).
+        what: String,
+        /// The line of the error (1-based).
+        line: usize,
+        /// The column of the error (1-based).
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// An action's input does not match the action's JSON Schema.
+    #[error("input of `{action}` does not match its schema: {}", Violation::list(violations))]
+    InvalidInput {
+        /// The action (`module.action`).
+        action: String,
+        /// What is wrong, where.
+        violations: Vec<Violation>,
+    },
+    /// A setting's new value does not match the setting's JSON Schema.
+    #[error("value of setting `{setting}` does not match its schema: {}", Violation::list(violations))]
+    InvalidSetting {
+        /// The setting (`module.name`).
+        setting: String,
+        /// What is wrong, where.
+        violations: Vec<Violation>,
+    },
+    /// A module's configuration does not match the module's configuration schema.
+    #[error("configuration of module `{module}` does not match its schema: {}", Violation::list(violations))]
+    InvalidConfig {
+        /// The module.
+        module: String,
+        /// What is wrong, where.
+        violations: Vec<Violation>,
+    },
+    /// Two modules given to the assembly share an id.
+    #[error("two modules have the id `{module}`")]
+    DuplicateModule {
+        /// The id.
+        module: String,
+    },
+    /// A module requires a module that is not in the assembly.
+    #[error("module `{module}` requires module `{requires}` ({requirement}), which is not in the assembly")]
+    MissingDependency {
+        /// The module that requires.
+        module: String,
+        /// The module it requires.
+        requires: String,
+        /// The version requirement (`^1.2`).
+        requirement: String,
+    },
+    /// A module requires a version of ent-core or of another module that the assembly does not have.
+    #[error("module `{module}` requires `{requires}` {requirement}, found version {found}")]
+    VersionMismatch {
+        /// The module that requires.
+        module: String,
+        /// What it requires (`ent-core` or a module id).
+        requires: String,
+        /// The version requirement (`^1.2`).
+        requirement: String,
+        /// The version present.
+        found: String,
+    },
+    /// The store was last used by a newer version of a module than the one starting.
+    #[error("module `{module}` is at version {running}, but the store was last used by version {stored}")]
+    Downgrade {
+        /// The module.
+        module: String,
+        /// The version recorded in the store.
+        stored: String,
+        /// The version starting.
+        running: String,
+    },
+    /// Wrong login, password, code or second factor. Deliberately says no more (which of them was wrong
+    /// would tell an attacker which accounts exist).
+    #[error("authentication failed")]
+    Unauthenticated,
+    /// Too many failed attempts: try again after the delay (growing delays, then a temporary lock).
+    #[error("too many attempts: retry in {retry_after_secs} s")]
+    Throttled {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// The password was right but the account requires its second factor (TOTP or a recovery code).
+    #[error("second factor required")]
+    SecondFactorRequired,
+    /// The account is disabled (left the directory, or by an administrator).
+    #[error("account disabled")]
+    AccountDisabled,
+    /// The session is unknown, expired (idle or absolute), revoked, or its structure's sessions were cut.
+    #[error("session expired")]
+    SessionExpired,
     /// A configuration or assembly problem found at start-up.
     #[error("configuration error: {0}")]
     Config(String),
@@ -151,6 +273,28 @@ pub enum Error {
     },
 }
 
+/// One reason a JSON value fails its schema.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Violation {
+    /// Where, as a JSON Pointer into the value (`/entries/0/text`; empty for the whole value).
+    pub pointer: String,
+    /// What is wrong (the value itself is not repeated: it may be personal data).
+    pub reason: String,
+}
+
+impl Violation {
+    fn list(violations: &[Violation]) -> String {
+        violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; ")
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        write!(f, "at {at}: {}", self.reason)
+    }
+}
+
 /// The coarse class of an error, for mapping to HTTP statuses or exit codes in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -159,6 +303,10 @@ pub enum ErrorKind {
     NotFound,
     /// 403.
     Forbidden,
+    /// 401: log in (again).
+    Unauthenticated,
+    /// 429: slow down.
+    TooManyRequests,
     /// 409.
     Conflict,
     /// 400 / 422.
@@ -183,12 +331,22 @@ impl Error {
     /// The coarse class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NotFound { .. } | Error::UnknownCollection { .. } | Error::UnknownIndex { .. } => {
-                ErrorKind::NotFound
-            }
-            Error::Forbidden { .. } => ErrorKind::Forbidden,
+            Error::NotFound { .. }
+            | Error::UnknownCollection { .. }
+            | Error::UnknownIndex { .. }
+            | Error::UnknownModule { .. }
+            | Error::UnknownAction { .. }
+            | Error::UnknownSetting { .. } => ErrorKind::NotFound,
+            Error::Forbidden { .. } | Error::AccountDisabled => ErrorKind::Forbidden,
+            Error::Unauthenticated | Error::SecondFactorRequired | Error::SessionExpired => ErrorKind::Unauthenticated,
+            Error::Throttled { .. } => ErrorKind::TooManyRequests,
             Error::Conflict { .. } | Error::Duplicate { .. } => ErrorKind::Conflict,
-            Error::Invalid { .. } | Error::KeyType { .. } | Error::InvalidCursor { .. } => ErrorKind::Invalid,
+            Error::Invalid { .. }
+            | Error::KeyType { .. }
+            | Error::InvalidCursor { .. }
+            | Error::MalformedJson { .. }
+            | Error::InvalidInput { .. }
+            | Error::InvalidSetting { .. } => ErrorKind::Invalid,
             Error::TooLarge { .. } => ErrorKind::TooLarge,
             Error::Storage { retryable: true, .. } => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
@@ -218,6 +376,11 @@ impl Error {
     /// Shorthand for [`Error::Storage`].
     pub fn storage(adapter: impl Into<String>, message: impl fmt::Display, retryable: bool) -> Self {
         Error::Storage { adapter: adapter.into(), message: message.to_string(), retryable }
+    }
+
+    /// [`Error::MalformedJson`] from a `serde_json` parse error.
+    pub fn malformed_json(what: impl Into<String>, err: &serde_json::Error) -> Self {
+        Error::MalformedJson { what: what.into(), line: err.line(), column: err.column(), message: err.to_string() }
     }
 
     /// Shorthand for [`Error::Serialization`].

@@ -59,6 +59,18 @@ macro_rules! typed_id {
             }
         }
 
+        impl $crate::schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(generator: &mut $crate::schemars::SchemaGenerator) -> $crate::schemars::Schema {
+                <$crate::uuid::Uuid as $crate::schemars::JsonSchema>::json_schema(generator)
+            }
+        }
+
         impl From<$name> for $crate::storage::Element {
             fn from(id: $name) -> Self {
                 $crate::storage::Element::Uuid(id.0)

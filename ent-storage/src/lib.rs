@@ -10,3 +10,5 @@ mod blocking;
 pub mod fs;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "testkit")]
+pub mod testkit;

@@ -56,7 +56,7 @@ pub enum Element {
 
 /// The kind of a key element, as indexes declare them. The order of the variants is the order in which
 /// elements of different kinds sort.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyKind {
     /// Raw bytes.

@@ -18,10 +18,18 @@ pub use port::{
 pub use schema::{CollectionDef, DeclareReport, IndexDef, PRIMARY};
 pub use typed::{Record, TxExt, Versioned};
 
-/// The collections `ent-core` itself owns; every store declares them at assembly.
+/// The collections `ent-core` itself owns; the assembly declares them in every store.
 pub fn core_collections() -> Vec<CollectionDef> {
     let mut all = vec![blob::blob_refs_collection()];
     all.extend(crate::directory::records::collections());
-    all.push(<crate::account::ActivationCode as Record>::collection());
+    all.extend(crate::account::collections());
+    all.extend([
+        <crate::module::installed::InstalledModule as Record>::collection(),
+        <crate::event::outbox::SourceSeq as Record>::collection(),
+        <crate::event::outbox::OutboxEntry as Record>::collection(),
+        <crate::job::JobRecord as Record>::collection(),
+        <crate::settings::SettingRecord as Record>::collection(),
+        <crate::audit::AuditEntry as Record>::collection(),
+    ]);
     all
 }

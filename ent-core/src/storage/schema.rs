@@ -18,7 +18,7 @@ pub const PRIMARY: &str = "primary";
 ///     .index(IndexDef::new("by_source", [KeyKind::Str, KeyKind::Str]).unique());
 /// assert!(grades.validate().is_ok());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CollectionDef {
     /// `module.name`: lowercase ASCII letters, digits, `_` and one or more dots.
     pub name: String,
@@ -30,7 +30,7 @@ pub struct CollectionDef {
 
 /// A secondary index. Its entries are extracted from each record by the owner's code: zero, one or several
 /// entries per record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IndexDef {
     /// Unique within its collection; lowercase ASCII letters, digits and `_`.
     pub name: String,

@@ -36,7 +36,7 @@ async fn exercise(store: &SqliteStore, blobs: &dyn BlobStore) {
 
     // A referenced blob survives collection; released, it goes.
     let mut tx = store.begin(TxMode::ReadWrite).await.unwrap();
-    blob::acquire(&mut *tx, &meta.id).await.unwrap();
+    blob::acquire(&mut *tx, blobs, &meta.id).await.unwrap();
     tx.commit().await.unwrap();
     let later = Utc::now() + Duration::hours(1);
     let removed = blob::collect_garbage(store, blobs, later).await.unwrap();

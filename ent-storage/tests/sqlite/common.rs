@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use ent_core::storage::{CollectionDef, IndexDef, KeyKind};
 
 /// A fresh folder under the system's temporary folder, removed when dropped.
+#[derive(Debug)]
 pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {

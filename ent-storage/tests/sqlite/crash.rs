@@ -274,8 +274,9 @@ async fn writer(
                 tx.insert(&collection, record).await.unwrap();
             }
         }
-        if let Some((id, _)) = &blob {
-            blob::acquire(&mut *tx, id).await.unwrap();
+        if let Some((id, kind)) = &blob {
+            let blobs: &dyn BlobStore = if *kind == "db" { &db_blobs } else { &fs_blobs };
+            blob::acquire(&mut *tx, blobs, id).await.unwrap();
         }
         tx.counter_add(ITEMS, &Tuple::from(("total",)), k).await.unwrap();
         tx.counter_add(ITEMS, &Tuple::from(("txs", g, w)), 1).await.unwrap();

@@ -3,6 +3,7 @@
 mod bad_input;
 mod blobs;
 mod common;
+mod conformance;
 mod crash;
 mod fts;
 mod smoke;

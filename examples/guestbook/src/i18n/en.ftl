@@ -1,0 +1,6 @@
+guestbook-title = Guest book
+guestbook-sign = Sign
+guestbook-count = { $count ->
+    [one] { $count } signature
+   *[other] { $count } signatures
+}
