@@ -162,7 +162,7 @@ fn identify(conn: &Connection, path: &str) -> Result<Identity> {
     }
 }
 
-/// Checks the file and brings it to [`SCHEMA_VERSION`]; called on the writer connection at open, before any
+/// Checks the file and brings it to [`SCHEMA_VERSION`]; called on the first writer connection at open, before any
 /// other use. Safe against another process doing the same at the same time.
 pub(crate) fn prepare(conn: &Connection, path: &str) -> Result<u32> {
     let found = identify(conn, path)?;
@@ -237,7 +237,7 @@ pub(crate) fn configure(conn: &Connection, synchronous: &str, cache_kib: i64) ->
     Ok(())
 }
 
-/// The flags of the writer connection.
+/// The flags of a writer connection.
 pub(crate) fn writer_flags() -> OpenFlags {
     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
 }

@@ -1,4 +1,4 @@
-//! The store: one database file, one writer connection, a pool of reader connections.
+//! The store: one database file, pools of writer and reader connections, the write lock.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
