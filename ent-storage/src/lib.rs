@@ -4,5 +4,11 @@
 #[cfg(feature = "memory")]
 pub mod memory;
 
+#[cfg(any(feature = "sqlite", feature = "fs"))]
+mod blocking;
+#[cfg(feature = "fs")]
+pub mod fs;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -3,6 +3,7 @@
 //! See [`port`] for the contract every adapter keeps.
 
 pub mod blob;
+pub mod fulltext;
 pub mod key;
 pub mod port;
 pub mod retry;
