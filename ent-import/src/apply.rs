@@ -65,6 +65,8 @@ struct Ids {
     people: HashMap<String, UserId>,
     /// For a full batch, the structures it covers: the batch is the whole truth about them.
     covered: HashSet<StructureId>,
+    /// People this batch created: their links are part of their creation, not an update.
+    created: HashSet<String>,
 }
 
 /// The outcome of one record.
@@ -479,6 +481,9 @@ async fn apply_people(
             match r {
                 PersonOutcome::Written { key, id, outcome, moved, code } => {
                     report.count(&outcome);
+                    if matches!(outcome, Outcome::Created) {
+                        ids.created.insert(key.clone());
+                    }
                     if moved {
                         report.moved += 1;
                     }
@@ -762,7 +767,8 @@ async fn apply_links(
         })
         .await?;
         for (key, changed, problems) in results {
-            if changed {
+            if changed && !ids.created.contains(&key) {
+                // A pupil whose responsables changed is an updated record of the feed.
                 report.updated += 1;
             }
             for reason in problems {
