@@ -7,5 +7,7 @@ mod events;
 mod fixture;
 mod import;
 mod jobs;
+mod rights;
+mod rights_oracle;
 mod sdk;
 mod settings;
