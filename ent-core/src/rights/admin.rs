@@ -550,10 +550,7 @@ impl RightsAdmin<'_> {
     /// Reads the audit log, newest first. Needs `ent.audit.read` in the structure asked for; only central
     /// administrators may read across structures. Audited.
     pub async fn audit_log(&self, caller: &Caller, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        let structure = query.structure.or_else(|| match caller {
-            Caller::User(u) => Some(u.structure),
-            Caller::System(s) => s.structure,
-        });
+        let structure = query.structure.or(caller.structure());
         let details = serde_json::to_value(query).unwrap_or(Value::Null);
         let result = async {
             self.authorize(caller, structure, AUDIT_READ).await?;
