@@ -1,5 +1,7 @@
 //! Integration tests of the facade: one binary, one submodule per subject (link time is real on 2 cores).
 
+mod aaf;
+mod accounts;
 mod assembly;
 mod demo;
 mod directory;
@@ -7,7 +9,9 @@ mod events;
 mod fixture;
 mod import;
 mod jobs;
+mod oneroster;
 mod rights;
 mod rights_oracle;
 mod sdk;
 mod settings;
+mod storage_memory;

@@ -236,6 +236,25 @@ pub enum Error {
         /// The version starting.
         running: String,
     },
+    /// Wrong login, password, code or second factor. Deliberately says no more (which of them was wrong
+    /// would tell an attacker which accounts exist).
+    #[error("authentication failed")]
+    Unauthenticated,
+    /// Too many failed attempts: try again after the delay (growing delays, then a temporary lock).
+    #[error("too many attempts: retry in {retry_after_secs} s")]
+    Throttled {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// The password was right but the account requires its second factor (TOTP or a recovery code).
+    #[error("second factor required")]
+    SecondFactorRequired,
+    /// The account is disabled (left the directory, or by an administrator).
+    #[error("account disabled")]
+    AccountDisabled,
+    /// The session is unknown, expired (idle or absolute), revoked, or its structure's sessions were cut.
+    #[error("session expired")]
+    SessionExpired,
     /// A configuration or assembly problem found at start-up.
     #[error("configuration error: {0}")]
     Config(String),
@@ -290,6 +309,10 @@ pub enum ErrorKind {
     NotFound,
     /// 403.
     Forbidden,
+    /// 401: log in (again).
+    Unauthenticated,
+    /// 429: slow down.
+    TooManyRequests,
     /// 409.
     Conflict,
     /// 400 / 422.
@@ -320,7 +343,9 @@ impl Error {
             | Error::UnknownModule { .. }
             | Error::UnknownAction { .. }
             | Error::UnknownSetting { .. } => ErrorKind::NotFound,
-            Error::Forbidden { .. } => ErrorKind::Forbidden,
+            Error::Forbidden { .. } | Error::AccountDisabled => ErrorKind::Forbidden,
+            Error::Unauthenticated | Error::SecondFactorRequired | Error::SessionExpired => ErrorKind::Unauthenticated,
+            Error::Throttled { .. } => ErrorKind::TooManyRequests,
             Error::Conflict { .. } | Error::Duplicate { .. } => ErrorKind::Conflict,
             Error::Invalid { .. }
             | Error::KeyType { .. }

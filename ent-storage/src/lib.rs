@@ -3,3 +3,6 @@
 
 #[cfg(feature = "memory")]
 pub mod memory;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;

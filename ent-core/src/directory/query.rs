@@ -86,16 +86,7 @@ pub async fn parents_of(
     which: Responsables,
 ) -> Result<Vec<(ParentLink, User)>> {
     let scan = Scan::index(ParentLink::COLLECTION, "by_child").prefix((child.0,)).limit(100);
-    let links: Vec<ParentLink> = tx
-        .scan_records::<ParentLink>(&scan)
-        .await?
-        .0
-        .into_iter()
-        .map(|v| v.value)
-        .filter(|l| which == Responsables::All || l.acts_for_child())
-        .collect();
-    let people = users(tx, &links.iter().map(|l| l.parent).collect::<Vec<_>>()).await?;
-    Ok(links.into_iter().zip(people).collect())
+    linked(tx, &scan, which, |l| l.parent).await
 }
 
 /// The children of a responsable; with [`Responsables::WithAuthority`], only those they act for.
@@ -105,15 +96,25 @@ pub async fn children_of(
     which: Responsables,
 ) -> Result<Vec<(ParentLink, User)>> {
     let scan = Scan::primary(ParentLink::COLLECTION).prefix((parent.0,)).limit(100);
+    linked(tx, &scan, which, |l| l.child).await
+}
+
+/// The links a scan finds, filtered, with the person at the other end of each.
+async fn linked(
+    tx: &mut dyn Transaction,
+    scan: &Scan,
+    which: Responsables,
+    other_end: fn(&ParentLink) -> UserId,
+) -> Result<Vec<(ParentLink, User)>> {
     let links: Vec<ParentLink> = tx
-        .scan_records::<ParentLink>(&scan)
+        .scan_records::<ParentLink>(scan)
         .await?
         .0
         .into_iter()
         .map(|v| v.value)
         .filter(|l| which == Responsables::All || l.acts_for_child())
         .collect();
-    let people = users(tx, &links.iter().map(|l| l.child).collect::<Vec<_>>()).await?;
+    let people = users(tx, &links.iter().map(other_end).collect::<Vec<_>>()).await?;
     Ok(links.into_iter().zip(people).collect())
 }
 

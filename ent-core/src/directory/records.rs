@@ -40,6 +40,20 @@ fn by_source() -> IndexDef {
     IndexDef::new("by_source", [KeyKind::Str, KeyKind::Str]).unique()
 }
 
+/// Classes and groups: one collection each, with the same key and indexes: unique by name within a
+/// structure and year, unique by source key.
+fn unit_collection(name: &str) -> CollectionDef {
+    CollectionDef::new(name, [KeyKind::Uuid])
+        .index(IndexDef::new("by_structure", [KeyKind::Uuid, KeyKind::Int, KeyKind::Str]).unique())
+        .index(by_source())
+}
+
+fn unit_entries(structure: StructureId, year: SchoolYear, name: &str, source: Option<&SourceKey>) -> Vec<IndexEntry> {
+    let mut out = vec![IndexEntry { index: "by_structure".into(), key: (structure.0, i64::from(year.0), name).into() }];
+    out.extend(source.map(SourceKey::entry));
+    out
+}
+
 /// The kind of a structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -146,9 +160,7 @@ impl Record for Class {
     const COLLECTION: &'static str = "ent.classes";
 
     fn collection() -> CollectionDef {
-        CollectionDef::new(Self::COLLECTION, [KeyKind::Uuid])
-            .index(IndexDef::new("by_structure", [KeyKind::Uuid, KeyKind::Int, KeyKind::Str]).unique())
-            .index(by_source())
+        unit_collection(Self::COLLECTION)
     }
 
     fn id(&self) -> Tuple {
@@ -156,12 +168,7 @@ impl Record for Class {
     }
 
     fn index_entries(&self) -> Vec<IndexEntry> {
-        let mut out = vec![IndexEntry {
-            index: "by_structure".into(),
-            key: (self.structure.0, i64::from(self.year.0), self.name.as_str()).into(),
-        }];
-        out.extend(self.source.as_ref().map(SourceKey::entry));
-        out
+        unit_entries(self.structure, self.year, &self.name, self.source.as_ref())
     }
 }
 
@@ -200,9 +207,7 @@ impl Record for Group {
     const COLLECTION: &'static str = "ent.groups";
 
     fn collection() -> CollectionDef {
-        CollectionDef::new(Self::COLLECTION, [KeyKind::Uuid])
-            .index(IndexDef::new("by_structure", [KeyKind::Uuid, KeyKind::Int, KeyKind::Str]).unique())
-            .index(by_source())
+        unit_collection(Self::COLLECTION)
     }
 
     fn id(&self) -> Tuple {
@@ -210,12 +215,7 @@ impl Record for Group {
     }
 
     fn index_entries(&self) -> Vec<IndexEntry> {
-        let mut out = vec![IndexEntry {
-            index: "by_structure".into(),
-            key: (self.structure.0, i64::from(self.year.0), self.name.as_str()).into(),
-        }];
-        out.extend(self.source.as_ref().map(SourceKey::entry));
-        out
+        unit_entries(self.structure, self.year, &self.name, self.source.as_ref())
     }
 }
 

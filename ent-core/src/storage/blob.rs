@@ -172,10 +172,13 @@ fn blob_key(id: &BlobId) -> Tuple {
 }
 
 /// Takes a reference on a blob, in the transaction that stores the record holding it. Fails with
-/// [`Error::NotFound`] if garbage collection already claimed the blob (store it again).
-pub async fn acquire(tx: &mut dyn Transaction, id: &BlobId) -> Result<()> {
+/// [`Error::NotFound`] if the blob's bytes are not (or no longer) in `blobs`, or if garbage collection is
+/// claiming them: store the bytes again, then acquire.
+pub async fn acquire(tx: &mut dyn Transaction, blobs: &dyn BlobStore, id: &BlobId) -> Result<()> {
     let key = blob_key(id);
-    if tx.get(BLOB_REFS, &key).await?.is_some() {
+    // The tombstone is read first, in the transaction: a collection that starts after this read conflicts
+    // with it at commit, so the bytes checked below cannot disappear before the reference is counted.
+    if tx.get(BLOB_REFS, &key).await?.is_some() || blobs.stat(id).await?.is_none() {
         return Err(Error::not_found("blob", id));
     }
     tx.counter_add(BLOB_REFS, &key, 1).await

@@ -21,7 +21,7 @@ pub use typed::{Record, TxExt, Versioned};
 pub fn core_collections() -> Vec<CollectionDef> {
     let mut all = vec![blob::blob_refs_collection()];
     all.extend(crate::directory::records::collections());
-    all.push(<crate::account::ActivationCode as Record>::collection());
+    all.extend(crate::account::collections());
     all.extend([
         <crate::module::installed::InstalledModule as Record>::collection(),
         <crate::event::outbox::SourceSeq as Record>::collection(),

@@ -262,7 +262,11 @@ impl MemoryTransaction {
         let lo = keyspace::join(&space, &[&plan.lo]);
         let hi = keyspace::join(&space, &[&plan.hi]);
         // Entries are stored as `space ++ key ++ id`: the resume point is that concatenation too.
-        let resume = plan.resume.as_ref().map(|(k, i)| keyspace::join(&space, &[k, i]));
+        // (A primary scan's key is the id itself: its entries are `space ++ id`.)
+        let resume = plan.resume.as_ref().map(|(k, i)| match scan.index {
+            Some(_) => keyspace::join(&space, &[k, i]),
+            None => keyspace::join(&space, &[k]),
+        });
         let n = space.len();
         let mut out = Vec::new();
         let take = limit.map_or(usize::MAX, |l| l + 1);
