@@ -1,0 +1,106 @@
+//! Loads a demo académie into a SQLite file through the apply path, then applies a 1% delta and runs name
+//! searches, timing each step. The figures of `docs/benchmarks.md` ("Directory at scale") come from here.
+//!
+//! `cargo run --release --features sqlite --example directory_scale -- STRUCTURES [DB_PATH]`
+
+#![allow(clippy::print_stdout)] // an example talks to its reader
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ent::core::Ent;
+use ent::core::clock::{Clock, SystemClock};
+use ent::core::directory::query::{self, SearchScope};
+use ent::core::storage::{Store, TxMode};
+use ent::import::demo::{Demo, DemoConfig};
+use ent::import::{ApplyOptions, Batch, Mode, UnitRef, apply};
+use ent::storage::sqlite::SqliteStore;
+
+#[tokio::main]
+async fn main() -> ent::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let structures: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let path = args.next().unwrap_or_else(|| format!("/tmp/ent-scale-{structures}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path)?);
+    let ent = Ent::builder(store.clone()).build().await?;
+    let clock = SystemClock;
+    let demo = Demo::new(DemoConfig::structures(structures));
+    let options = ApplyOptions::default();
+
+    let started = Instant::now();
+    let mut accounts = 0u64;
+    let mut generating = std::time::Duration::ZERO;
+    let mut batches = Vec::new();
+    for i in 0..structures {
+        let t = Instant::now();
+        let batch = demo.batch(i);
+        generating += t.elapsed();
+        let report = apply(&**ent.store(), &clock, &batch, &options).await?;
+        accounts += report.codes.len() as u64;
+        if i < 5 {
+            batches.push(batch);
+        }
+    }
+    let load = started.elapsed();
+    println!(
+        "load: {structures} structures, {accounts} accounts in {:.1} s ({:.0} accounts/s; generation {:.1} s)",
+        load.as_secs_f64(),
+        accounts as f64 / load.as_secs_f64(),
+        generating.as_secs_f64()
+    );
+
+    // A 1% delta of the whole population: every hundredth pupil of the first structures changes class.
+    let mut delta_people = Vec::new();
+    let target = (accounts / 100) as usize;
+    'outer: for batch in &batches {
+        let classes: Vec<String> = batch.classes.iter().map(|c| c.key.clone()).collect();
+        for (n, p) in batch.people.iter().filter(|p| p.units.iter().any(|u| matches!(u, UnitRef::Class(_)))).enumerate() {
+            let mut moved = p.clone();
+            moved.units = vec![UnitRef::Class(classes[(n + 1) % classes.len()].clone())];
+            if moved.units != p.units {
+                delta_people.push(moved);
+            }
+            if delta_people.len() >= target {
+                break 'outer;
+            }
+        }
+    }
+    let delta = Batch {
+        mode: Mode::Delta,
+        structures: batches.iter().flat_map(|b| b.structures.clone()).collect(),
+        subjects: vec![],
+        classes: vec![],
+        groups: vec![],
+        people: delta_people,
+        ..batches[0].clone()
+    };
+    let t = Instant::now();
+    let report = apply(&**ent.store(), &clock, &delta, &options).await?;
+    println!("delta: {} people ({} moved) in {:.2} s", delta.people.len(), report.moved, t.elapsed().as_secs_f64());
+
+    // Searches across the académie and within a structure.
+    let structure = {
+        let mut tx = store.begin(TxMode::ReadOnly).await?;
+        query::search(&mut *tx, "martin", SearchScope::default(), 1).await?[0].affiliations[0].structure
+    };
+    for (label, q, scope) in [
+        ("académie, 'martin'", "martin", SearchScope::default()),
+        ("académie, 'lef'", "lef", SearchScope::default()),
+        ("académie, 'jean pi'", "jean pi", SearchScope::default()),
+        ("structure, 'ma'", "ma", SearchScope { structure: Some(structure), profile: None }),
+    ] {
+        let n = 50;
+        let t = Instant::now();
+        let mut found = 0;
+        for _ in 0..n {
+            let mut tx = store.begin(TxMode::ReadOnly).await?;
+            found = query::search(&mut *tx, q, scope, 20).await?.len();
+        }
+        println!("search {label}: {:.2} ms per query ({found} shown)", t.elapsed().as_secs_f64() * 1000.0 / n as f64);
+    }
+    let _ = clock.now();
+    Ok(())
+}
