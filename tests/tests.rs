@@ -10,4 +10,6 @@ mod import;
 mod jobs;
 mod sdk;
 mod settings;
+#[cfg(feature = "sqlite")]
+mod sqlite_processes;
 mod storage_memory;

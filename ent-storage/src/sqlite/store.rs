@@ -187,7 +187,7 @@ impl SqliteStore {
     fn open_inner(path: PathBuf, options: SqliteOptions, temp: Option<TempDir>) -> Result<SqliteStore> {
         let shown = path.display().to_string();
         let writer = open_writer(&path, &options)?;
-        schema::prepare(&writer, &shown)?;
+        schema::prepare(&writer, &shown, options.busy_timeout)?;
         schema::configure(&writer, options.durability.pragma(), options.cache_kib)?;
         super::blob::remove_abandoned_uploads(&writer, chrono::Utc::now())?;
         writer.busy_timeout(Duration::ZERO).doing("setting busy_timeout")?;
@@ -352,6 +352,17 @@ impl Shared {
                 .await
             }
             Err(e) => (Err(map("starting a write transaction", &e)), conn),
+        }
+    }
+
+    /// Waits until no transaction holds the write lock (or `busy_timeout` passed), without keeping it: a
+    /// transaction that lost the lock calls it before reporting its conflict.
+    pub(crate) async fn wait_for_writer(self: &Arc<Self>) {
+        if let Ok(conn) = self.take(Kind::Writer).await {
+            let (locked, conn) = self.lock(conn).await;
+            if locked.is_ok() {
+                let _ = conn.conn().execute_batch("ROLLBACK");
+            }
         }
     }
 
