@@ -36,6 +36,7 @@ fn person(key: &str, given: &str, family: &str, structure: &str, profile: Profil
         units: vec![],
         teachings: vec![],
         parents: vec![],
+        extra: Default::default(),
     }
 }
 
@@ -73,6 +74,7 @@ async fn fixture() -> Fixture {
             admin_elsewhere,
         ],
         deleted_people: vec![],
+        refused_people: vec![],
     };
     let report = apply(&*store, &clock, &batch, &ApplyOptions::default()).await.unwrap();
     assert!(report.rejected.is_empty());

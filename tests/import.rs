@@ -41,6 +41,7 @@ fn person(key: &str, given: &str, family: &str, structure: &str, profile: Profil
         units: vec![],
         teachings: vec![],
         parents: vec![],
+        extra: Default::default(),
     }
 }
 
@@ -95,6 +96,7 @@ fn feed() -> Batch {
         groups: vec![],
         people,
         deleted_people: vec![],
+        refused_people: vec![],
     }
 }
 
@@ -331,4 +333,23 @@ async fn a_batch_without_source_is_refused() {
         apply(&store, &clock, &Batch { source: String::new(), ..feed() }, &ApplyOptions::default()).await.unwrap_err();
     assert!(matches!(err, ent::Error::Invalid { ref field, .. } if field == "batch.source"), "{err}");
     assert!(dump(&store).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_what_a_run_would_do_and_writes_nothing() {
+    let (store, clock) = setup().await;
+    let dry = ApplyOptions { dry_run: true, ..Default::default() };
+    let report = apply(&store, &clock, &feed(), &dry).await.unwrap();
+    assert!(dump(&store).await.is_empty(), "nothing written");
+    assert!(report.codes.is_empty(), "no code for accounts that do not exist");
+    let real = apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    assert_eq!((report.created, report.updated, report.unchanged), (real.created, real.updated, real.unchanged));
+    // On a populated directory: a move and a mass deactivation held, as they would be.
+    let before = dump(&store).await;
+    let mut next = feed();
+    next.people.iter_mut().find(|p| p.key == "e-2").unwrap().units = vec![UnitRef::Class("c-3b".into())];
+    next.people.retain(|p| p.key != "e-10");
+    let report = apply(&store, &clock, &next, &dry).await.unwrap();
+    assert_eq!((report.moved, report.deactivated), (1, 1), "{report:?}");
+    assert_eq!(dump(&store).await, before);
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the facade: one binary, one submodule per subject (link time is real on 2 cores).
 
+mod aaf;
 mod accounts;
 mod assembly;
 mod demo;
@@ -8,6 +9,7 @@ mod events;
 mod fixture;
 mod import;
 mod jobs;
+mod oneroster;
 mod sdk;
 mod settings;
 #[cfg(feature = "sqlite")]

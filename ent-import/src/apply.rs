@@ -20,6 +20,7 @@ use ent_core::directory::{
 use ent_core::id::{ClassId, GroupId, StructureId, SubjectId, UserId};
 use ent_core::storage::{Record, Scan, Store, Transaction, TxExt, TxMode, Versioned, retry};
 use ent_core::{Error, Result};
+use futures::future::BoxFuture;
 
 use crate::feed::{Batch, Mode, PersonIn, UnitRef};
 use crate::login::{base_login, first_free};
@@ -36,6 +37,10 @@ pub struct ApplyOptions {
     pub confirm_mass_deactivation: bool,
     /// How long an activation code of a new account stays valid.
     pub activation_validity: chrono::Duration,
+    /// Report what the batch would do, and write nothing: every transaction is rolled back. References
+    /// between records of the batch resolve as in a real run; logins of two namesakes created by the
+    /// same batch may differ from a real run's numbering, and no activation code is returned.
+    pub dry_run: bool,
 }
 
 impl Default for ApplyOptions {
@@ -45,6 +50,7 @@ impl Default for ApplyOptions {
             mass_deactivation_threshold: 0.2,
             confirm_mass_deactivation: false,
             activation_validity: chrono::Duration::days(120),
+            dry_run: false,
         }
     }
 }
@@ -59,6 +65,8 @@ struct Ids {
     people: HashMap<String, UserId>,
     /// For a full batch, the structures it covers: the batch is the whole truth about them.
     covered: HashSet<StructureId>,
+    /// People this batch created: their links are part of their creation, not an update.
+    created: HashSet<String>,
 }
 
 /// The outcome of one record.
@@ -78,8 +86,23 @@ impl Report {
     }
 
     fn reject(&mut self, kind: &'static str, key: &str, reason: impl Into<String>) {
-        self.rejected.push(Rejection { kind, key: key.to_owned(), reason: reason.into() });
+        self.rejected.push(Rejection { kind, key: key.to_owned(), reason: reason.into(), location: None });
     }
+}
+
+/// Runs a write transaction: committed (and retried on conflicts), or, for a dry run, rolled back.
+async fn write<'a, T, F>(store: &dyn Store, dry_run: bool, mut body: F) -> Result<T>
+where
+    T: Send,
+    F: for<'t> FnMut(&'t mut (dyn Transaction + 'a)) -> BoxFuture<'t, Result<T>> + Send,
+{
+    if !dry_run {
+        return retry::transact(store, TxMode::ReadWrite, body).await;
+    }
+    let mut tx = store.begin(TxMode::ReadWrite).await?;
+    let value = body(&mut *tx).await?;
+    tx.rollback().await?;
+    Ok(value)
 }
 
 /// The record of `T` imported from `(source, key)`, if any.
@@ -118,7 +141,7 @@ pub async fn apply(store: &dyn Store, clock: &dyn Clock, batch: &Batch, options:
     let mut ids = Ids::default();
     let now = clock.now();
 
-    apply_structures(store, batch, chunk, &mut ids, &mut report).await?;
+    apply_structures(store, batch, chunk, options.dry_run, &mut ids, &mut report).await?;
     if let Mode::Full { structures } = &batch.mode {
         let mut tx = store.begin(TxMode::ReadOnly).await?;
         for key in structures {
@@ -127,12 +150,15 @@ pub async fn apply(store: &dyn Store, clock: &dyn Clock, batch: &Batch, options:
             }
         }
     }
-    apply_units(store, batch, chunk, &mut ids, &mut report).await?;
+    apply_units(store, batch, chunk, options.dry_run, &mut ids, &mut report).await?;
     let accepted = apply_people(store, batch, chunk, now, options, &mut ids, &mut report).await?;
-    apply_links(store, batch, &accepted, chunk, &ids, &mut report).await?;
-    apply_deletions(store, batch, now, &mut report).await?;
+    apply_links(store, batch, &accepted, chunk, options.dry_run, &ids, &mut report).await?;
+    apply_deletions(store, batch, now, options.dry_run, &mut report).await?;
     if let Mode::Full { structures } = &batch.mode {
         deactivate_missing(store, batch, structures, now, options, &ids, &mut report).await?;
+    }
+    if options.dry_run {
+        report.codes.clear();
     }
     Ok(report)
 }
@@ -141,6 +167,7 @@ async fn apply_structures(
     store: &dyn Store,
     batch: &Batch,
     chunk: usize,
+    dry_run: bool,
     ids: &mut Ids,
     report: &mut Report,
 ) -> Result<()> {
@@ -158,7 +185,7 @@ async fn apply_structures(
         }
     }
     for part in valid.chunks(chunk) {
-        let results = retry::transact(store, TxMode::ReadWrite, |tx| {
+        let results = write(store, dry_run, |tx| {
             Box::pin(async move {
                 let mut out = Vec::new();
                 for (s, uai) in part {
@@ -202,7 +229,14 @@ async fn structure_id(tx: &mut dyn Transaction, source: &str, key: &str, ids: &I
     Ok(by_source::<Structure>(tx, source, key).await?.map(|s| s.value.id))
 }
 
-async fn apply_units(store: &dyn Store, batch: &Batch, chunk: usize, ids: &mut Ids, report: &mut Report) -> Result<()> {
+async fn apply_units(
+    store: &dyn Store,
+    batch: &Batch,
+    chunk: usize,
+    dry_run: bool,
+    ids: &mut Ids,
+    report: &mut Report,
+) -> Result<()> {
     enum Item<'b> {
         Subject(&'b crate::feed::SubjectIn),
         Class(&'b crate::feed::ClassIn),
@@ -240,7 +274,7 @@ async fn apply_units(store: &dyn Store, batch: &Batch, chunk: usize, ids: &mut I
     let year = batch.year;
     for part in items.chunks(chunk) {
         let ids_ref = &*ids;
-        let results = retry::transact(store, TxMode::ReadWrite, |tx| {
+        let results = write(store, dry_run, |tx| {
             Box::pin(async move {
                 let mut out = Vec::new();
                 for item in part {
@@ -433,7 +467,7 @@ async fn apply_people(
     let mut accepted = HashSet::new();
     for part in valid.chunks(chunk) {
         let ids_ref = &*ids;
-        let results = retry::transact(store, TxMode::ReadWrite, |tx| {
+        let results = write(store, options.dry_run, |tx| {
             Box::pin(async move {
                 let mut out = Vec::with_capacity(part.len());
                 for p in part {
@@ -447,6 +481,9 @@ async fn apply_people(
             match r {
                 PersonOutcome::Written { key, id, outcome, moved, code } => {
                     report.count(&outcome);
+                    if matches!(outcome, Outcome::Created) {
+                        ids.created.insert(key.clone());
+                    }
                     if moved {
                         report.moved += 1;
                     }
@@ -658,12 +695,13 @@ async fn apply_links(
     batch: &Batch,
     accepted: &HashSet<String>,
     chunk: usize,
+    dry_run: bool,
     ids: &Ids,
     report: &mut Report,
 ) -> Result<()> {
     let pupils: Vec<&PersonIn> = batch.people.iter().filter(|p| accepted.contains(&p.key)).collect();
     for part in pupils.chunks(chunk) {
-        let results = retry::transact(store, TxMode::ReadWrite, |tx| {
+        let results = write(store, dry_run, |tx| {
             Box::pin(async move {
                 let mut out = Vec::new();
                 for p in part {
@@ -729,7 +767,8 @@ async fn apply_links(
         })
         .await?;
         for (key, changed, problems) in results {
-            if changed {
+            if changed && !ids.created.contains(&key) {
+                // A pupil whose responsables changed is an updated record of the feed.
                 report.updated += 1;
             }
             for reason in problems {
@@ -751,9 +790,15 @@ async fn disable(tx: &mut dyn Transaction, user: Versioned<User>, now: DateTime<
     Ok(true)
 }
 
-async fn apply_deletions(store: &dyn Store, batch: &Batch, now: DateTime<Utc>, report: &mut Report) -> Result<()> {
+async fn apply_deletions(
+    store: &dyn Store,
+    batch: &Batch,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<()> {
     for key in &batch.deleted_people {
-        let done = retry::transact(store, TxMode::ReadWrite, |tx| {
+        let done = write(store, dry_run, |tx| {
             Box::pin(async move {
                 match by_source::<User>(tx, &batch.source, key).await? {
                     None => Ok(None),
@@ -784,8 +829,10 @@ async fn deactivate_missing(
 ) -> Result<()> {
     let named: HashSet<UserId> = ids.people.values().copied().collect();
     // People whose record was rejected are not "missing": keep them as they are.
-    let rejected: HashSet<String> =
+    let mut rejected: HashSet<String> =
         report.rejected.iter().filter(|r| r.kind == "person").map(|r| r.key.clone()).collect();
+    // So are the people whose record a parser refused before the batch was built.
+    rejected.extend(batch.refused_people.iter().cloned());
     for key in structures {
         let structure = {
             let mut tx = store.begin(TxMode::ReadOnly).await?;
@@ -840,7 +887,7 @@ async fn deactivate_missing(
             continue;
         }
         for part in missing.chunks(options.chunk.max(1)) {
-            let n = retry::transact(store, TxMode::ReadWrite, |tx| {
+            let n = write(store, options.dry_run, |tx| {
                 Box::pin(async move {
                     let mut n = 0u64;
                     for id in part {

@@ -1,6 +1,8 @@
 //! The normalized batch a feed is turned into. Everything is referenced by its key in the feed (its source
 //! key), never by an internal id: the apply path resolves keys.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use ent_core::directory::{Contract, Function, PeriodKind, Profile, SchoolYear, StructureKind};
 use serde::{Deserialize, Serialize};
@@ -33,6 +35,10 @@ pub struct Batch {
     /// delay.
     #[serde(default)]
     pub deleted_people: Vec<String>,
+    /// People the feed names but whose record a parser refused (broken encoding, a missing mandatory
+    /// attribute...): a full batch leaves them as they are instead of deactivating them as missing.
+    #[serde(default)]
+    pub refused_people: Vec<String>,
 }
 
 /// Whether the batch is the whole truth about its structures.
@@ -186,4 +192,8 @@ pub struct PersonIn {
     /// directory holds.
     #[serde(default)]
     pub parents: Vec<ParentIn>,
+    /// The feed's attributes that the directory does not hold (yet), by name, kept for later use: AAF
+    /// attributes such as `ENTEleveRegime`, OneRoster columns such as `sms`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Vec<String>>,
 }

@@ -4,10 +4,13 @@
 //! normalized [`Batch`] and goes through one [`apply`] path: the same validation, the same idempotence, the
 //! same guard against mass deactivation.
 
+pub mod aaf;
 mod apply;
 pub mod demo;
 mod feed;
 mod login;
+pub mod oneroster;
+mod parsed;
 mod report;
 
 pub use apply::{ApplyOptions, apply};
@@ -15,4 +18,5 @@ pub use feed::{
     Batch, ClassIn, GroupIn, Mode, ParentIn, PersonIn, PersonRef, StructureIn, SubjectIn, TeachingIn, UnitRef,
 };
 pub use login::base_login;
-pub use report::{Held, IssuedCode, Rejection, Report};
+pub use parsed::Parsed;
+pub use report::{Held, IssuedCode, Location, Rejection, Report};

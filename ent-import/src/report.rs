@@ -34,6 +34,33 @@ pub struct Rejection {
     pub key: String,
     /// Why, for the administrator.
     pub reason: String,
+    /// Where in the feed, when a parser read it from a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// A place in a feed's files.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Location {
+    /// The file's name (without its folder).
+    pub file: String,
+    /// The line, 1 first; 0 for the file as a whole.
+    pub line: u64,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 { f.write_str(&self.file) } else { write!(f, "{}:{}", self.file, self.line) }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(l) = &self.location {
+            write!(f, "{l}: ")?;
+        }
+        write!(f, "{} `{}`: {}", self.kind, self.key, self.reason)
+    }
 }
 
 /// Deactivations not applied because they would disable too large a share of a structure.

@@ -106,6 +106,7 @@ impl Gen<'_> {
             units: vec![],
             teachings: vec![],
             parents: vec![],
+            extra: Default::default(),
         }
     }
 }
@@ -304,6 +305,7 @@ pub(crate) fn generate(config: &DemoConfig, index: u32) -> Batch {
                 units,
                 teachings: vec![],
                 parents: parents.clone(),
+                extra: Default::default(),
             });
         }
     }
@@ -413,5 +415,6 @@ pub(crate) fn generate(config: &DemoConfig, index: u32) -> Batch {
         groups,
         people: std::mem::take(&mut g.people),
         deleted_people: vec![],
+        refused_people: vec![],
     }
 }

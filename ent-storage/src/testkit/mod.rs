@@ -13,7 +13,7 @@
 //! integration tests (with `ent-storage`'s `testkit` feature), one line writes one `#[test]` per case, so
 //! that a failure names its case:
 //!
-//! ```ignore
+//! ```text
 //! // tests/conformance.rs of a third-party adapter crate
 //! mod conformance {
 //!     use my_adapter::MyStore;

@@ -1,0 +1,151 @@
+//! `ent import` and `ent demo`: read, apply through the one apply path, summarize.
+
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::summary::{self, Outcome};
+use crate::{DemoArgs, ImportArgs};
+use ent::core::Ent;
+use ent::core::directory::SchoolYear;
+use ent::import::aaf::{AafOptions, Feed};
+use ent::import::demo::{Demo, DemoConfig};
+use ent::import::oneroster::{Bundle, OneRosterOptions};
+use ent::import::{ApplyOptions, Parsed, Report};
+
+fn options(args: &ImportArgs) -> ApplyOptions {
+    ApplyOptions {
+        dry_run: args.dry_run,
+        confirm_mass_deactivation: args.confirm_mass_deactivation,
+        ..Default::default()
+    }
+}
+
+/// A progress bar on a terminal (hidden when standard error is not one, or for `--json`).
+fn progress(len: u64, json: bool) -> ProgressBar {
+    let bar = if json { ProgressBar::hidden() } else { ProgressBar::new(len) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn finish(report: &Report, args: &ImportArgs) -> ent::Result<Outcome> {
+    let io = |e: std::io::Error| ent::Error::invalid("output", e.to_string());
+    if let Some(path) = &args.codes
+        && !args.dry_run
+    {
+        summary::write_codes(report, path).map_err(io)?;
+    }
+    summary::print(report, args.json, args.dry_run).map_err(io)?;
+    Ok(Outcome::of(report))
+}
+
+async fn apply_parsed(ent: &Ent, parsed: &Parsed, args: &ImportArgs) -> ent::Result<Report> {
+    parsed.apply(&**ent.store(), &**ent.clock(), &options(args)).await
+}
+
+/// `ent import aaf PATH...`: every feed of the folders and files given, oldest first.
+pub(crate) async fn aaf(ent: &Ent, paths: &[PathBuf], year: Option<i32>, args: &ImportArgs) -> ent::Result<Outcome> {
+    let io = |p: &Path, e: std::io::Error| ent::Error::invalid("path", format!("{}: {e}", p.display()));
+    let mut feeds = Vec::new();
+    let mut loose = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            feeds.extend(Feed::in_dir(p).map_err(|e| io(p, e))?);
+        } else if p.is_file() {
+            loose.push(p.clone());
+        } else {
+            return Err(io(p, std::io::Error::from(std::io::ErrorKind::NotFound)));
+        }
+    }
+    if !loose.is_empty() {
+        // Loose files: grouped like a folder's, by the feed their names give.
+        let dir = tempdir_of(&loose).map_err(|e| io(&loose[0], e))?;
+        feeds.extend(Feed::in_dir(dir.path()).map_err(|e| io(dir.path(), e))?);
+        let _keep = dir;
+    }
+    if feeds.is_empty() {
+        return Err(ent::Error::invalid("paths", "no AAF file found (ENT_<UAI>_Complet|Delta_<date>_<Kind>_NNNN.xml)"));
+    }
+    let options = AafOptions { year: year.map(SchoolYear), ..Default::default() };
+    let bar = progress(feeds.len() as u64, args.json);
+    let mut total = Report::default();
+    for feed in &feeds {
+        bar.set_message(format!("{} {}", if feed.full { "full" } else { "delta" }, feed.emitter));
+        let parsed = feed.parse(&options)?;
+        summary::add(&mut total, apply_parsed(ent, &parsed, args).await?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    finish(&total, args)
+}
+
+/// Links loose files into a scratch folder so that they group into feeds as a folder's files do.
+fn tempdir_of(files: &[PathBuf]) -> std::io::Result<Scratch> {
+    let dir = std::env::temp_dir().join(format!("ent-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    for f in files {
+        let name = f.file_name().ok_or_else(|| std::io::Error::other("not a file"))?;
+        let target = std::fs::canonicalize(f)?;
+        let link = dir.join(name);
+        let _ = std::fs::remove_file(&link);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&target, &link)?;
+        #[cfg(not(unix))]
+        std::fs::copy(&target, &link).map(|_| ())?;
+    }
+    Ok(Scratch(dir))
+}
+
+/// A scratch folder removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `ent import oneroster PATH`.
+pub(crate) async fn oneroster(ent: &Ent, path: &Path, year: Option<i32>, args: &ImportArgs) -> ent::Result<Outcome> {
+    let bundle = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
+        Bundle::zip(path)
+    } else {
+        Bundle::dir(path)
+    };
+    let options = OneRosterOptions { year: year.map(SchoolYear), ..Default::default() };
+    let bar = progress(1, args.json);
+    bar.set_message(path.display().to_string());
+    let parsed = bundle.parse(&options)?;
+    let report = apply_parsed(ent, &parsed, args).await?;
+    bar.finish_and_clear();
+    finish(&report, args)
+}
+
+/// `ent demo`: the seeded demo population, one structure at a time.
+pub(crate) async fn demo(ent: &Ent, args: &DemoArgs) -> ent::Result<Outcome> {
+    let config = match args.structures {
+        Some(n) if n > 0 => DemoConfig { seed: args.seed, ..DemoConfig::structures(n) },
+        Some(_) => return Err(ent::Error::invalid("structures", "at least one")),
+        None => DemoConfig { seed: args.seed, ..DemoConfig::college() },
+    };
+    let demo = Demo::new(config);
+    let bar = progress(u64::from(demo.config().total()), args.common.json);
+    let mut total = Report::default();
+    for batch in demo.batches() {
+        bar.set_message(batch.structures[0].name.clone());
+        let report = ent::import::apply(&**ent.store(), &**ent.clock(), &batch, &options(&args.common)).await?;
+        summary::add(&mut total, report);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    finish(&total, &args.common)
+}

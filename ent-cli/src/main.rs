@@ -1,0 +1,117 @@
+//! The `ent` command. It holds no logic a library user would need: each subcommand parses its arguments,
+//! opens the store and calls the library.
+//!
+//! Exit codes: 0 success; 1 failure (nothing or not everything could be done); 2 bad usage; 3 partial
+//! success (done, but records were rejected or deactivations held for confirmation).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod database;
+mod import;
+mod summary;
+
+/// ent: an Espace Numérique de Travail.
+#[derive(Debug, Parser)]
+#[command(name = "ent", version, about, long_about = None)]
+struct Cli {
+    /// The database: `sqlite:PATH` (or a path ending in `.db`), `sqlite::memory:`, `memory:`.
+    #[arg(long, global = true, env = "ENT_DATABASE", default_value = "sqlite:ent.db")]
+    database: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Imports a directory feed.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Generates the demo population (seeded, deterministic) and applies it like a feed.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// The national AAF export: files or folders of `ENT_<UAI>_{Complet,Delta}_<date>_<Kind>_NNNN.xml`.
+    Aaf {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The school year (the year it starts in) when the file names do not give it.
+        #[arg(long)]
+        year: Option<i32>,
+        #[command(flatten)]
+        common: ImportArgs,
+    },
+    /// A OneRoster 1.2 CSV bundle: a folder or a zip with `manifest.csv`.
+    Oneroster {
+        /// The folder or zip.
+        path: PathBuf,
+        /// The school year (the year it starts in), if the bundle's academic sessions do not say.
+        #[arg(long)]
+        year: Option<i32>,
+        #[command(flatten)]
+        common: ImportArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Report what would change, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The summary as JSON on standard output.
+    #[arg(long)]
+    json: bool,
+    /// Apply deactivations held because they would disable a large share of a structure.
+    #[arg(long)]
+    confirm_mass_deactivation: bool,
+    /// Write the activation codes of new accounts to this file (CSV, readable by its owner only).
+    #[arg(long)]
+    codes: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// How many structures (an académie's mix of écoles, collèges and lycées); one collège when absent.
+    #[arg(long)]
+    structures: Option<u32>,
+    /// The seed: the same seed gives the same people.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    #[command(flatten)]
+    common: ImportArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ent: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        let ent = database::open(&cli.database).await?;
+        match cli.command {
+            Command::Import(ImportCommand::Aaf { paths, year, common }) => {
+                import::aaf(&ent, &paths, year, &common).await
+            }
+            Command::Import(ImportCommand::Oneroster { path, year, common }) => {
+                import::oneroster(&ent, &path, year, &common).await
+            }
+            Command::Demo(args) => import::demo(&ent, &args).await,
+        }
+    });
+    match result {
+        Ok(outcome) => ExitCode::from(outcome as u8),
+        Err(e) => {
+            eprintln!("ent: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
