@@ -203,10 +203,10 @@ fn two_processes_deliver_each_event_and_run_each_job_once() {
         runtime.block_on(child(Path::new(&path), from.parse().unwrap()));
         return;
     }
-    let dir = std::env::temp_dir().join(format!("ent-twin-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("ent.db");
+    let dir = TempDir(std::env::temp_dir().join(format!("ent-twin-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let path = dir.0.join("ent.db");
     let children: Vec<_> = [0, N]
         .into_iter()
         .map(|from| {
@@ -236,5 +236,13 @@ fn two_processes_deliver_each_event_and_run_each_job_once() {
         drop(tx);
         assert!(store.integrity_check().await.unwrap().is_empty());
     });
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A folder removed when dropped, whatever the test's outcome.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

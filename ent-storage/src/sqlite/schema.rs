@@ -274,16 +274,26 @@ pub(crate) fn reader_flags() -> OpenFlags {
 mod tests {
     use super::*;
 
-    fn temp(name: &str) -> std::path::PathBuf {
+    /// A folder removed when dropped.
+    struct Temp(std::path::PathBuf);
+
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn temp(name: &str) -> (Temp, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("ent-sqlite-schema-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        dir.join("db.sqlite")
+        let file = dir.join("db.sqlite");
+        (Temp(dir), file)
     }
 
     #[test]
     fn an_old_file_is_upgraded_in_place_and_keeps_its_data() {
-        let path = temp("upgrade");
+        let (_dir, path) = temp("upgrade");
         let conn = Connection::open(&path).unwrap();
         prepare_at(&conn, 1);
         conn.execute("INSERT INTO ent_collection (name, def) VALUES ('a.b', '{}')", []).unwrap();
@@ -297,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_newer_file_is_refused() {
-        let path = temp("newer");
+        let (_dir, path) = temp("newer");
         let conn = Connection::open(&path).unwrap();
         prepare(&conn, "test", std::time::Duration::from_secs(1)).unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();

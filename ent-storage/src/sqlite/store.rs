@@ -87,6 +87,8 @@ impl Default for SqliteOptions {
 /// let mut tx = store.begin(TxMode::ReadWrite).await?;
 /// tx.insert("doc.notes", NewRecord::from_value(("a",), 1, &"hello")?).await?;
 /// tx.commit().await?;
+/// # drop(store);
+/// # std::fs::remove_dir_all(&dir).ok();
 /// # Ok(()) }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 /// ```
