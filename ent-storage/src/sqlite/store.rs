@@ -336,17 +336,25 @@ impl Shared {
             Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
                 let timeout = self.options.busy_timeout;
                 crate::blocking::run(move || {
-                    let c = conn.conn();
-                    let begun = c
-                        .busy_timeout(timeout)
-                        .and_then(|()| c.execute_batch("BEGIN IMMEDIATE"))
-                        .and_then(|()| c.busy_timeout(Duration::ZERO));
+                    let mut conn = conn;
+                    // SQLite's own busy timeout sleeps up to 100 ms between tries; poll every half
+                    // millisecond instead, so that the lock passes from one transaction to the next at once.
+                    let deadline = std::time::Instant::now() + timeout;
+                    let poll = move |_tries: i32| {
+                        let waiting = std::time::Instant::now() < deadline;
+                        if waiting {
+                            std::thread::sleep(Duration::from_micros(500));
+                        }
+                        waiting
+                    };
+                    let begun = conn
+                        .conn_mut()
+                        .busy_handler(Some(poll))
+                        .and_then(|()| conn.conn().execute_batch("BEGIN IMMEDIATE"));
+                    let _ = conn.conn().busy_timeout(Duration::ZERO);
                     let result = match begun {
                         Ok(()) => Ok(()),
-                        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
-                            let _ = c.busy_timeout(Duration::ZERO);
-                            Err(lock_timeout(timeout))
-                        }
+                        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => Err(lock_timeout(timeout)),
                         Err(e) => Err(map("starting a write transaction", &e)),
                     };
                     (result, conn)
@@ -464,6 +472,10 @@ pub(crate) fn suspect<T>(result: &Result<T>) -> bool {
 impl Pooled {
     pub(crate) fn conn(&self) -> &Connection {
         self.conn.as_ref().expect("a pooled connection is held until dropped")
+    }
+
+    fn conn_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("a pooled connection is held until dropped")
     }
 }
 
