@@ -10,6 +10,8 @@ mod fixture;
 mod import;
 mod jobs;
 mod oneroster;
+mod rights;
+mod rights_oracle;
 mod sdk;
 mod settings;
 #[cfg(feature = "sqlite")]

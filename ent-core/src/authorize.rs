@@ -1,6 +1,7 @@
-//! The workflow-rights check: may this caller run this action at all. The full rights engine (roles,
-//! grants per structure, functions) plugs in here later through [`Authorizer`]; until then
-//! [`DefaultGrants`] grants each right to the profiles its manifest names.
+//! The workflow-rights check: may this caller run this action at all. The rights engine
+//! ([`crate::rights::RightsEngine`]: roles, grants per structure, functions, relationship guards) plugs in
+//! through [`Authorizer`]; without it, [`DefaultGrants`] grants each right to the profiles its manifest
+//! names, as the caller states them.
 
 use async_trait::async_trait;
 
@@ -13,6 +14,12 @@ use crate::{Error, Result};
 pub trait Authorizer: Send + Sync + std::fmt::Debug + 'static {
     /// `Ok` if `caller` holds `right`, [`Error::Forbidden`] otherwise.
     async fn authorize(&self, registry: &Registry, caller: &Caller, right: &str) -> Result<()>;
+
+    /// The rights engine behind this authorizer, if it is one: relationship guards and compiled rights
+    /// ([`crate::module::Context::rights`]) need it.
+    fn as_engine(&self) -> Option<&crate::rights::RightsEngine> {
+        None
+    }
 }
 
 /// Grants by the manifests' default grants per profile; a system caller holds what its scope covers. An

@@ -43,6 +43,9 @@ pub struct UserCaller {
     pub profiles: Vec<Profile>,
     /// The session the request came with, if any.
     pub session: Option<SessionId>,
+    /// Where the request came from (the client's address, as the HTTP layer saw it), for the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// The system acting on its own behalf, within an explicit scope.
@@ -88,7 +91,13 @@ impl SystemScope {
 impl Caller {
     /// A person in a structure with the given profiles.
     pub fn user(user: UserId, structure: StructureId, profiles: impl IntoIterator<Item = Profile>) -> Self {
-        Caller::User(UserCaller { user, structure, profiles: profiles.into_iter().collect(), session: None })
+        Caller::User(UserCaller {
+            user,
+            structure,
+            profiles: profiles.into_iter().collect(),
+            session: None,
+            origin: None,
+        })
     }
 
     /// The system, as `actor`, limited to `scope`.
@@ -102,6 +111,19 @@ impl Caller {
             u.session = Some(session);
         }
         self
+    }
+
+    /// Sets where a user caller's request came from (no effect on a system caller).
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        if let Caller::User(u) = &mut self {
+            u.origin = Some(origin.into());
+        }
+        self
+    }
+
+    /// Where a user caller's request came from, when known.
+    pub fn origin(&self) -> Option<&str> {
+        self.as_user().and_then(|u| u.origin.as_deref())
     }
 
     /// Limits a system caller to one structure (no effect on a user caller, who always has one).

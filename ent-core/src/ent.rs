@@ -35,7 +35,7 @@ use crate::module::{
 use crate::settings::{SETTINGS_WRITE, SettingValue};
 use crate::storage::retry::RetryPolicy;
 use crate::storage::{Record, Scan, Store, TxExt, TxMode};
-use crate::{Error, JobId, Result, StructureId, audit, settings};
+use crate::{Error, JobId, Result, StructureId, audit, rights, settings};
 
 /// What every handler, worker and call of one assembly shares.
 pub(crate) struct Runtime {
@@ -71,7 +71,14 @@ impl ServiceModule for CoreModule {
     fn manifest(&self) -> Manifest {
         let mut manifest = Manifest::new("ent", CORE_VERSION)
             .description("ent-core: events, jobs, settings, audit")
-            .right(SETTINGS_WRITE, "Change the settings of a structure", [Profile::AdminLocal, Profile::AdminCentral]);
+            .right(SETTINGS_WRITE, "Change the settings of a structure", [Profile::AdminLocal, Profile::AdminCentral])
+            .right(
+                rights::MANAGE,
+                "Manage roles and grants in a structure",
+                [Profile::AdminLocal, Profile::AdminCentral],
+            )
+            .right(rights::AUDIT_READ, "Read a structure's audit log", [Profile::AdminLocal, Profile::AdminCentral])
+            .job(audit::PURGE_JOB, "Delete audit entries older than a year (scheduled with the rights engine)", None);
         manifest.collections = crate::storage::core_collections()
             .into_iter()
             .map(|def| CollectionDecl { def, schema_version: 1 })
@@ -80,7 +87,7 @@ impl ServiceModule for CoreModule {
     }
 
     fn handlers(&self) -> Handlers {
-        Handlers::new()
+        Handlers::new().job(audit::PurgeAudit)
     }
 }
 
@@ -233,6 +240,10 @@ impl EntBuilder {
         }
 
         crate::job::scheduler::ensure_periodic(&rt).await?;
+        if rt.authorizer.as_engine().is_some() {
+            // The engine audits every staff read: the log it grows is purged daily.
+            crate::job::scheduler::ensure_scheduled(&rt, audit::PURGE_JOB, 24 * 3600).await?;
+        }
         Ok(Ent { rt })
     }
 }
@@ -283,6 +294,15 @@ impl Ent {
     /// The modules, their manifests, actions, rights and settings.
     pub fn registry(&self) -> &Registry {
         &self.rt.registry
+    }
+
+    /// Administrators' operations on rights (roles, grants, explanations, the audit log). Needs the rights
+    /// engine in the assembly ([`EntBuilder::authorizer`]), [`Error::Config`] otherwise.
+    pub fn rights(&self) -> Result<rights::RightsAdmin<'_>> {
+        let engine = self.rt.authorizer.as_engine().ok_or_else(|| {
+            Error::Config("rights administration needs the rights engine: EntBuilder::authorizer(RightsEngine)".into())
+        })?;
+        Ok(rights::RightsAdmin { rt: &self.rt, engine })
     }
 
     /// The store.

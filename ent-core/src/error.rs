@@ -150,6 +150,12 @@ pub enum Error {
         /// The action asked for (its full name, `module.action`).
         action: String,
     },
+    /// No module declares this right.
+    #[error("unknown right `{right}`")]
+    UnknownRight {
+        /// The right's name as given.
+        right: String,
+    },
     /// No module declares this setting.
     #[error("unknown setting `{setting}`")]
     UnknownSetting {
@@ -346,7 +352,8 @@ impl Error {
             | Error::InvalidCursor { .. }
             | Error::MalformedJson { .. }
             | Error::InvalidInput { .. }
-            | Error::InvalidSetting { .. } => ErrorKind::Invalid,
+            | Error::InvalidSetting { .. }
+            | Error::UnknownRight { .. } => ErrorKind::Invalid,
             Error::TooLarge { .. } => ErrorKind::TooLarge,
             Error::Storage { retryable: true, .. } => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,

@@ -117,3 +117,7 @@ typed_id!(
     /// A scheduled job.
     JobId
 );
+typed_id!(
+    /// A role: a named bundle of workflow rights that administrators grant.
+    RoleId
+);

@@ -18,6 +18,7 @@ use ent_core::directory::{
     Unit, User, names,
 };
 use ent_core::id::{ClassId, GroupId, StructureId, SubjectId, UserId};
+use ent_core::rights;
 use ent_core::storage::{Record, Scan, Store, Transaction, TxExt, TxMode, Versioned, retry};
 use ent_core::{Error, Result};
 use futures::future::BoxFuture;
@@ -580,6 +581,10 @@ async fn apply_person(
         Outcome::Unchanged if units_changed || teachings_changed => Outcome::Updated,
         o => o,
     };
+    if !matches!(outcome, Outcome::Unchanged) {
+        // Affiliations, state, memberships or assignments moved: compiled rights must be compiled again.
+        rights::version::bump_user(tx, user.id).await?;
+    }
     Ok(PersonOutcome::Written { key: p.key.clone(), id: user.id, outcome, moved, code })
 }
 
@@ -746,10 +751,12 @@ async fn apply_links(
                             Some(w) if *w == c.value => {}
                             Some(w) => {
                                 tx.update_record(c.version, w).await?;
+                                rights::version::bump_user(tx, c.value.parent).await?;
                                 changed = true;
                             }
                             None => {
                                 tx.delete_record::<ParentLink>(c.value.id(), Some(c.version)).await?;
+                                rights::version::bump_user(tx, c.value.parent).await?;
                                 changed = true;
                             }
                         }
@@ -757,6 +764,7 @@ async fn apply_links(
                     for (parent, w) in &wanted {
                         if !current.iter().any(|c| c.value.parent == *parent) {
                             tx.insert_record(w).await?;
+                            rights::version::bump_user(tx, *parent).await?;
                             changed = true;
                         }
                     }
@@ -787,6 +795,7 @@ async fn disable(tx: &mut dyn Transaction, user: Versioned<User>, now: DateTime<
     let mut u = user.value;
     u.state = AccountState::Disabled { since: now };
     tx.update_record(user.version, &u).await?;
+    rights::version::bump_user(tx, u.id).await?;
     Ok(true)
 }
 
@@ -900,6 +909,7 @@ async fn deactivate_missing(
                             }
                         } else {
                             tx.update_record(u.version, &user).await?;
+                            rights::version::bump_user(tx, user.id).await?;
                         }
                     }
                     Ok(n)

@@ -124,7 +124,8 @@ fn audit_entry(
     target: String,
     details: serde_json::Value,
 ) -> AuditEntry {
-    AuditEntry { id: uuid::Uuid::now_v7(), at: now, actor, action: action.to_owned(), target, details }
+    let structure = actor.structure();
+    AuditEntry { id: uuid::Uuid::now_v7(), at: now, actor, action: action.to_owned(), target, structure, details }
 }
 
 fn accounts_actor() -> Caller {

@@ -202,25 +202,30 @@ pub(crate) async fn ensure_periodic(rt: &Arc<Runtime>) -> Result<()> {
     let periodic: Vec<(String, u64)> =
         rt.registry.jobs().filter_map(|(kind, e)| e.every_seconds.map(|s| (kind.clone(), s))).collect();
     for (kind, every) in periodic {
-        let mut tx = rt.store.begin(TxMode::ReadWrite).await?;
-        let exists = tx.count(&Scan::index(JOBS, "key").prefix(Tuple::from(vec![Element::Str(kind.clone())]))).await?;
-        if exists > 0 {
-            continue;
-        }
-        let first = rt.clock.now() + chrono::Duration::seconds(every as i64);
-        let spec = super::JobSpec::new(kind.clone(), serde_json::Value::Null)
-            .at(first)
-            .every(std::time::Duration::from_secs(every))
-            .key(kind);
-        let scheduled = match super::schedule(rt, &mut *tx, spec).await {
-            Ok(_) => tx.commit().await,
-            Err(e) => Err(e),
-        };
-        match scheduled {
-            // Another process scheduled it at the same moment.
-            Err(Error::Duplicate { .. } | Error::Conflict { .. }) | Ok(()) => {}
-            Err(e) => return Err(e),
-        }
+        ensure_scheduled(rt, &kind, every).await?;
     }
     Ok(())
+}
+
+/// Makes sure one instance of the periodic job `kind` is scheduled, keyed by its kind.
+pub(crate) async fn ensure_scheduled(rt: &Arc<Runtime>, kind: &str, every: u64) -> Result<()> {
+    let mut tx = rt.store.begin(TxMode::ReadWrite).await?;
+    let exists = tx.count(&Scan::index(JOBS, "key").prefix(Tuple::from(vec![Element::Str(kind.to_owned())]))).await?;
+    if exists > 0 {
+        return Ok(());
+    }
+    let first = rt.clock.now() + chrono::Duration::seconds(every as i64);
+    let spec = super::JobSpec::new(kind, serde_json::Value::Null)
+        .at(first)
+        .every(std::time::Duration::from_secs(every))
+        .key(kind);
+    let scheduled = match super::schedule(rt, &mut *tx, spec).await {
+        Ok(_) => tx.commit().await,
+        Err(e) => Err(e),
+    };
+    match scheduled {
+        // Another process scheduled it at the same moment.
+        Err(Error::Duplicate { .. } | Error::Conflict { .. }) | Ok(()) => Ok(()),
+        Err(e) => Err(e),
+    }
 }

@@ -97,6 +97,35 @@ impl<'a> Context<'a> {
     }
 }
 
+impl<'a> Context<'a> {
+    fn engine(&self) -> Result<&'a crate::rights::RightsEngine> {
+        let rt: &'a Runtime = self.rt;
+        rt.authorizer.as_engine().ok_or_else(|| {
+            Error::Config("relationship guards need the rights engine: EntBuilder::authorizer(RightsEngine)".into())
+        })
+    }
+
+    /// The caller's effective rights, true as of now in the structure they act in (for a user caller;
+    /// [`Error::Invalid`] for the system). Needs the rights engine in the assembly.
+    pub async fn rights(&mut self) -> Result<std::sync::Arc<crate::rights::EffectiveRights>> {
+        self.engine()?.rights_of(&self.rt.registry, self.caller).await
+    }
+
+    /// Checks that the caller may read a pupil's data (in `subject`, when given), reading the pupil's
+    /// facts in this transaction, and returns the relation found (`None` for a system caller). Reads by
+    /// staff are audited off the request path. [`Error::Forbidden`] without a relation.
+    pub async fn read_pupil(
+        &mut self,
+        pupil: crate::UserId,
+        subject: Option<crate::SubjectId>,
+    ) -> Result<Option<crate::rights::Relation>> {
+        let engine = self.engine()?;
+        let year = engine.year();
+        let facts = crate::rights::PupilFacts::load(&mut *self.tx, pupil, year).await?;
+        engine.read_pupil(&self.rt.registry, self.caller, &facts, subject).await
+    }
+}
+
 /// Runs a handler's future, turning a panic into [`Error::Panicked`].
 pub(crate) async fn guard<T>(what: &str, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     match std::panic::AssertUnwindSafe(fut).catch_unwind().await {

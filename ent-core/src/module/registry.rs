@@ -356,6 +356,11 @@ impl Registry {
         self.rights.get(name)
     }
 
+    /// Every right the modules declare, in no particular order.
+    pub fn rights(&self) -> impl Iterator<Item = &RightDecl> {
+        self.rights.values()
+    }
+
     /// A setting's declaration.
     pub fn setting(&self, name: &str) -> Option<&SettingDecl> {
         self.settings.get(name).map(|s| &s.decl)

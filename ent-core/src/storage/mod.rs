@@ -31,5 +31,6 @@ pub fn core_collections() -> Vec<CollectionDef> {
         <crate::settings::SettingRecord as Record>::collection(),
         <crate::audit::AuditEntry as Record>::collection(),
     ]);
+    all.extend(crate::rights::roles::collections());
     all
 }
