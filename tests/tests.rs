@@ -14,4 +14,6 @@ mod rights;
 mod rights_oracle;
 mod sdk;
 mod settings;
+#[cfg(feature = "sqlite")]
+mod sqlite_processes;
 mod storage_memory;

@@ -13,6 +13,7 @@
 //! let blobs = FsBlobStore::open(&root, 10 << 20)?;
 //! let meta = put_bytes(&blobs, b"photo de classe").await?;
 //! assert_eq!(read_all(&blobs, &meta.id).await?, b"photo de classe");
+//! # std::fs::remove_dir_all(&root).ok();
 //! # Ok(()) }
 //! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 //! ```

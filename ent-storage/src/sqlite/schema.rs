@@ -164,16 +164,39 @@ fn identify(conn: &Connection, path: &str) -> Result<Identity> {
 
 /// Checks the file and brings it to [`SCHEMA_VERSION`]; called on the first writer connection at open, before any
 /// other use. Safe against another process doing the same at the same time.
-pub(crate) fn prepare(conn: &Connection, path: &str) -> Result<u32> {
-    let found = identify(conn, path)?;
+pub(crate) fn prepare(conn: &Connection, path: &str, busy_timeout: std::time::Duration) -> Result<u32> {
+    // In one read transaction: another process may be creating the file, and the header and the table list
+    // must come from the same state.
+    conn.execute_batch("BEGIN").doing("reading the header")?;
+    let found = identify(conn, path);
+    let _ = conn.execute_batch("ROLLBACK");
+    let found = found?;
     if let Identity::Ent(stored) = found
         && stored > SCHEMA_VERSION
     {
         return Err(too_new(path, stored));
     }
-    // WAL is a property of the file: set it once the file is known to be ours (or new).
-    let mode: String =
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).doing("setting WAL mode")?;
+    // WAL is a property of the file: set it once the file is known to be ours (or new). Switching takes an
+    // exclusive lock without calling the busy handler, so a process opening a new file while another one
+    // creates it retries for a while.
+    let deadline = std::time::Instant::now() + busy_timeout;
+    let mode = loop {
+        let current: String =
+            conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).doing("reading journal_mode")?;
+        if current.eq_ignore_ascii_case("wal") {
+            break current;
+        }
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(mode) => break mode,
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(super::error::map("setting WAL mode", &e)),
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::storage(
             ADAPTER,
@@ -251,21 +274,31 @@ pub(crate) fn reader_flags() -> OpenFlags {
 mod tests {
     use super::*;
 
-    fn temp(name: &str) -> std::path::PathBuf {
+    /// A folder removed when dropped.
+    struct Temp(std::path::PathBuf);
+
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn temp(name: &str) -> (Temp, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("ent-sqlite-schema-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        dir.join("db.sqlite")
+        let file = dir.join("db.sqlite");
+        (Temp(dir), file)
     }
 
     #[test]
     fn an_old_file_is_upgraded_in_place_and_keeps_its_data() {
-        let path = temp("upgrade");
+        let (_dir, path) = temp("upgrade");
         let conn = Connection::open(&path).unwrap();
         prepare_at(&conn, 1);
         conn.execute("INSERT INTO ent_collection (name, def) VALUES ('a.b', '{}')", []).unwrap();
         assert!(conn.prepare("SELECT * FROM ent_fts_doc").is_err());
-        assert_eq!(prepare(&conn, "test").unwrap(), SCHEMA_VERSION);
+        assert_eq!(prepare(&conn, "test", std::time::Duration::from_secs(1)).unwrap(), SCHEMA_VERSION);
         let n: i64 = conn.query_row("SELECT count(*) FROM ent_collection", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
         conn.prepare("SELECT * FROM ent_fts_doc").unwrap();
@@ -274,11 +307,11 @@ mod tests {
 
     #[test]
     fn a_newer_file_is_refused() {
-        let path = temp("newer");
+        let (_dir, path) = temp("newer");
         let conn = Connection::open(&path).unwrap();
-        prepare(&conn, "test").unwrap();
+        prepare(&conn, "test", std::time::Duration::from_secs(1)).unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
-        match prepare(&conn, "test") {
+        match prepare(&conn, "test", std::time::Duration::from_secs(1)) {
             Err(Error::SchemaTooNew { stored, supported, .. }) => {
                 assert_eq!((stored, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
             }

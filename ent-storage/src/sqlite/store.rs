@@ -87,6 +87,8 @@ impl Default for SqliteOptions {
 /// let mut tx = store.begin(TxMode::ReadWrite).await?;
 /// tx.insert("doc.notes", NewRecord::from_value(("a",), 1, &"hello")?).await?;
 /// tx.commit().await?;
+/// # drop(store);
+/// # std::fs::remove_dir_all(&dir).ok();
 /// # Ok(()) }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 /// ```
@@ -187,7 +189,7 @@ impl SqliteStore {
     fn open_inner(path: PathBuf, options: SqliteOptions, temp: Option<TempDir>) -> Result<SqliteStore> {
         let shown = path.display().to_string();
         let writer = open_writer(&path, &options)?;
-        schema::prepare(&writer, &shown)?;
+        schema::prepare(&writer, &shown, options.busy_timeout)?;
         schema::configure(&writer, options.durability.pragma(), options.cache_kib)?;
         super::blob::remove_abandoned_uploads(&writer, chrono::Utc::now())?;
         writer.busy_timeout(Duration::ZERO).doing("setting busy_timeout")?;
@@ -334,17 +336,25 @@ impl Shared {
             Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
                 let timeout = self.options.busy_timeout;
                 crate::blocking::run(move || {
-                    let c = conn.conn();
-                    let begun = c
-                        .busy_timeout(timeout)
-                        .and_then(|()| c.execute_batch("BEGIN IMMEDIATE"))
-                        .and_then(|()| c.busy_timeout(Duration::ZERO));
+                    let mut conn = conn;
+                    // SQLite's own busy timeout sleeps up to 100 ms between tries; poll every half
+                    // millisecond instead, so that the lock passes from one transaction to the next at once.
+                    let deadline = std::time::Instant::now() + timeout;
+                    let poll = move |_tries: i32| {
+                        let waiting = std::time::Instant::now() < deadline;
+                        if waiting {
+                            std::thread::sleep(Duration::from_micros(500));
+                        }
+                        waiting
+                    };
+                    let begun = conn
+                        .conn_mut()
+                        .busy_handler(Some(poll))
+                        .and_then(|()| conn.conn().execute_batch("BEGIN IMMEDIATE"));
+                    let _ = conn.conn().busy_timeout(Duration::ZERO);
                     let result = match begun {
                         Ok(()) => Ok(()),
-                        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
-                            let _ = c.busy_timeout(Duration::ZERO);
-                            Err(lock_timeout(timeout))
-                        }
+                        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => Err(lock_timeout(timeout)),
                         Err(e) => Err(map("starting a write transaction", &e)),
                     };
                     (result, conn)
@@ -352,6 +362,17 @@ impl Shared {
                 .await
             }
             Err(e) => (Err(map("starting a write transaction", &e)), conn),
+        }
+    }
+
+    /// Waits until no transaction holds the write lock (or `busy_timeout` passed), without keeping it: a
+    /// transaction that lost the lock calls it before reporting its conflict.
+    pub(crate) async fn wait_for_writer(self: &Arc<Self>) {
+        if let Ok(conn) = self.take(Kind::Writer).await {
+            let (locked, conn) = self.lock(conn).await;
+            if locked.is_ok() {
+                let _ = conn.conn().execute_batch("ROLLBACK");
+            }
         }
     }
 
@@ -451,6 +472,10 @@ pub(crate) fn suspect<T>(result: &Result<T>) -> bool {
 impl Pooled {
     pub(crate) fn conn(&self) -> &Connection {
         self.conn.as_ref().expect("a pooled connection is held until dropped")
+    }
+
+    fn conn_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("a pooled connection is held until dropped")
     }
 }
 

@@ -73,6 +73,8 @@ pub(crate) struct SqliteTransaction {
     aborted: Option<Error>,
     /// Set after an error that may have left wrong pages in the connection's cache (see [`suspect`]).
     suspect: bool,
+    /// Set when a write found the write lock taken or the snapshot stale (see [`Self::settle`]).
+    lost_lock: bool,
 }
 
 impl Drop for SqliteTransaction {
@@ -96,6 +98,7 @@ impl SqliteTransaction {
             deltas: Deltas::new(),
             aborted: None,
             suspect: false,
+            lost_lock: false,
         }
     }
 
@@ -109,6 +112,7 @@ impl SqliteTransaction {
             deltas: Deltas::new(),
             aborted: None,
             suspect: false,
+            lost_lock: false,
         }
     }
 
@@ -181,10 +185,21 @@ impl SqliteTransaction {
         match result {
             // A write of a transaction that read a snapshot found the write lock taken.
             Err(Error::Storage { retryable: true, message, .. }) if self.state == State::Reading => {
+                self.lost_lock = true;
                 Err(Error::serialization_conflict(format!("transaction (another transaction writes: {message})")))
             }
             other => other,
         }
+    }
+
+    /// After a write that lost the write lock to another transaction: waits (up to `busy_timeout`, off the
+    /// executor) until that transaction has ended before returning the conflict, so that the caller's retry
+    /// starts after the winner and does not spin against it.
+    async fn settle<T>(&mut self, result: Result<T>) -> Result<T> {
+        if std::mem::take(&mut self.lost_lock) {
+            self.shared.wait_for_writer().await;
+        }
+        result
     }
 
     /// Adds increments to the pending ones, refusing an overflow before changing anything.
@@ -750,7 +765,8 @@ impl Transaction for SqliteTransaction {
         self.start_write().await?;
         let info = self.info(collection)?;
         let checked = self.shared.options.limits.check_record(&info.def, &record)?;
-        self.run(false, |conn| insert_op(conn, &info, &record, &checked, false))
+        let result = self.run(false, |conn| insert_op(conn, &info, &record, &checked, false));
+        self.settle(result).await
     }
 
     async fn update(&mut self, collection: &str, expected_version: u64, record: NewRecord) -> Result<u64> {
@@ -759,7 +775,8 @@ impl Transaction for SqliteTransaction {
         self.start_write().await?;
         let info = self.info(collection)?;
         let checked = self.shared.options.limits.check_record(&info.def, &record)?;
-        self.run(false, |conn| update_op(conn, &info, expected_version, &record, &checked, false))
+        let result = self.run(false, |conn| update_op(conn, &info, expected_version, &record, &checked, false));
+        self.settle(result).await
     }
 
     async fn delete(&mut self, collection: &str, id: &Tuple, expected_version: Option<u64>) -> Result<bool> {
@@ -768,7 +785,8 @@ impl Transaction for SqliteTransaction {
         self.start_write().await?;
         let info = self.info(collection)?;
         let key = id.encode()?;
-        self.run(false, |conn| delete_op(conn, &info, id, &key, expected_version, false))
+        let result = self.run(false, |conn| delete_op(conn, &info, id, &key, expected_version, false));
+        self.settle(result).await
     }
 
     async fn delete_range(&mut self, scan: &Scan) -> Result<u64> {
@@ -778,7 +796,8 @@ impl Transaction for SqliteTransaction {
         self.start_write().await?;
         let info = self.info(&scan.collection)?;
         let plan = scan.plan(&info.def, &self.shared.options.limits, false)?;
-        self.run(true, |conn| delete_range_op(conn, &info, scan, &plan))
+        let result = self.run(true, |conn| delete_range_op(conn, &info, scan, &plan));
+        self.settle(result).await
     }
 
     async fn scan(&mut self, scan: &Scan) -> Result<Page> {
@@ -843,7 +862,8 @@ impl Transaction for SqliteTransaction {
             }
         }
         let outcomes = if writes {
-            self.run(true, |conn| prepared.iter().map(|op| apply(conn, op)).collect::<Result<Vec<_>>>())?
+            let result = self.run(true, |conn| prepared.iter().map(|op| apply(conn, op)).collect::<Result<Vec<_>>>());
+            self.settle(result).await?
         } else {
             vec![WriteOutcome::Counted; prepared.len()]
         };
@@ -864,7 +884,8 @@ impl Transaction for SqliteTransaction {
                 self.start_write().await?;
             }
             let deltas = std::mem::take(&mut self.deltas);
-            self.run(false, |conn| apply_deltas(conn, &deltas))?;
+            let result = self.run(false, |conn| apply_deltas(conn, &deltas));
+            self.settle(result).await?;
             self.state = State::Writing;
         }
         let Some(conn) = self.conn.take() else { return Err(Error::TransactionFinished) };
