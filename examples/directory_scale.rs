@@ -57,7 +57,8 @@ async fn main() -> ent::Result<()> {
     let target = (accounts / 100) as usize;
     'outer: for batch in &batches {
         let classes: Vec<String> = batch.classes.iter().map(|c| c.key.clone()).collect();
-        for (n, p) in batch.people.iter().filter(|p| p.units.iter().any(|u| matches!(u, UnitRef::Class(_)))).enumerate() {
+        for (n, p) in batch.people.iter().filter(|p| p.units.iter().any(|u| matches!(u, UnitRef::Class(_)))).enumerate()
+        {
             let mut moved = p.clone();
             moved.units = vec![UnitRef::Class(classes[(n + 1) % classes.len()].clone())];
             if moved.units != p.units {

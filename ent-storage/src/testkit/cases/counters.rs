@@ -120,15 +120,27 @@ pub(crate) async fn concurrent_increments_never_conflict(s: Arc<dyn Store>) -> O
 
 pub(crate) async fn increments_beside_record_writes_never_conflict(s: Arc<dyn Store>) -> Outcome {
     setup(&*s).await?;
-    let mut t1 = s.begin(TxMode::ReadWrite).await?;
-    let mut t2 = s.begin(TxMode::ReadWrite).await?;
-    t1.insert(ITEMS, item("a", 1)).await?;
-    t1.counter_add(ITEMS, &key("total"), 1).await?;
-    t2.insert(ITEMS, item("b", 1)).await?;
-    t2.counter_add(ITEMS, &key("total"), 1).await?;
-    t1.commit().await?;
-    if let Err(e) = t2.commit().await {
-        return Err(Failure::new(format!("disjoint inserts with a shared blind increment conflicted: {e:?}")));
+    // Two transactions in two tasks, each inserting its own record and incrementing one shared counter. A
+    // single-writer adapter makes one wait for the other; neither may fail.
+    let mut tasks = Vec::new();
+    for name in ["a", "b"] {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = s.begin(TxMode::ReadWrite).await?;
+            tx.insert(ITEMS, item(name, 1)).await?;
+            tx.counter_add(ITEMS, &key("total"), 1).await?;
+            tokio::task::yield_now().await;
+            tx.commit().await
+        }));
+    }
+    for task in tasks {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(Failure::new(format!("disjoint inserts with a shared blind increment conflicted: {e:?}")));
+            }
+            Err(e) => return Err(Failure::new(format!("task failed: {e}"))),
+        }
     }
     ensure_eq!(read(&s, "total").await?, 2, "both counted");
     Ok(())
