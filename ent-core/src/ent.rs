@@ -285,7 +285,9 @@ impl Ent {
             duplicate_config: None,
             clock: Arc::new(SystemClock),
             authorizer: Arc::new(DefaultGrants),
-            retry: RetryPolicy::default(),
+            // Conflicts between processes on one database (SQLite's single writer, PostgreSQL's serialization
+            // failures) are resolved by waiting a little and trying again: jittered, growing waits.
+            retry: RetryPolicy { max_attempts: 20, clock: Some(Arc::new(SystemClock)), ..RetryPolicy::default() },
             worker: format!("worker-{}", uuid::Uuid::now_v7()),
             lease: Duration::from_secs(300),
         }
