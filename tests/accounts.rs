@@ -458,3 +458,33 @@ async fn a_person_in_two_structures_switches_with_a_new_token() {
     assert!(f.accounts.rotate(switched.token.expose(), Some(ent::core::id::StructureId::new())).await.is_err());
     let _ = (elsewhere, Caller::system("x", ent::core::caller::SystemScope::rights(["x"])));
 }
+
+#[tokio::test]
+async fn every_bad_input_is_refused_with_its_audit_entry_and_changes_nothing_else() {
+    let f = fixture().await;
+    let opened = f.activated("lucas.martin").await;
+    let user = f.user("lucas.martin").await;
+    // Reused activation code, forged token, weak new password, bad reset code.
+    assert_eq!(
+        f.accounts.activate(&f.code("lucas.martin"), STRONG2, None, None).await.unwrap_err(),
+        ent::Error::Unauthenticated
+    );
+    assert_eq!(f.accounts.authenticate(&"ab".repeat(32)).await.unwrap_err(), ent::Error::SessionExpired);
+    assert!(f.accounts.change_password(opened.token.expose(), STRONG, "azerty").await.is_err());
+    assert_eq!(f.accounts.reset_password(&"cd".repeat(32), STRONG2).await.unwrap_err(), ent::Error::Unauthenticated);
+    // An expired code.
+    f.clock.advance(Duration::days(200));
+    assert!(f.accounts.activate(&f.code("anne.proviseur"), STRONG, None, None).await.is_err());
+    for action in [
+        "account.activation.refused",
+        "account.session.refused",
+        "account.password.change.refused",
+        "account.reset.refused",
+    ] {
+        assert!(!f.audit(action).await.is_empty(), "{action} audited");
+    }
+    assert_eq!(f.audit("account.activation.refused").await.len(), 2);
+    // Nothing else changed: the account, its password, its state.
+    assert_eq!(f.user("lucas.martin").await, user);
+    f.accounts.login(&f.login("lucas.martin", STRONG, "10.0.0.1")).await.expect("the password is unchanged");
+}

@@ -302,6 +302,30 @@ impl Accounts {
         Ok(Opened { token, session })
     }
 
+    /// Audits a refusal caused by the caller's input (never a storage failure, which is not the caller's).
+    async fn audit_refusal(
+        &self,
+        action: &str,
+        target: String,
+        error: &Error,
+        mut details: serde_json::Value,
+    ) -> Result<()> {
+        let caused_by_input = matches!(
+            error,
+            Error::Unauthenticated
+                | Error::SessionExpired
+                | Error::AccountDisabled
+                | Error::Invalid { .. }
+                | Error::Throttled { .. }
+                | Error::Forbidden { .. }
+        );
+        if caused_by_input {
+            details["reason"] = json!(error.to_string());
+            self.audit(accounts_actor(), action, target, details).await?;
+        }
+        Ok(())
+    }
+
     /// Counts a failure for the pair and the account, auditing it (and a lock when one starts).
     async fn fail(&self, login: &str, address: &str, reason: &str, user: Option<UserId>) -> Result<()> {
         let now = self.clock.now();
@@ -391,6 +415,15 @@ impl Accounts {
     /// The session of a token, if it is alive: called on every request. Reads only, except when "last seen"
     /// is older than the touch interval.
     pub async fn authenticate(&self, token: &str) -> Result<Session> {
+        let result = self.authenticate_inner(token).await;
+        if let Err(e) = &result {
+            self.audit_refusal("account.session.refused", "session".to_owned(), e, json!({})).await?;
+        }
+        result
+    }
+
+    /// See [`Accounts::authenticate`].
+    async fn authenticate_inner(&self, token: &str) -> Result<Session> {
         let token = Token::parse(token)?;
         let now = self.clock.now();
         let session = {
@@ -608,6 +641,22 @@ impl Accounts {
         address: Option<String>,
         user_agent: Option<String>,
     ) -> Result<Opened> {
+        let result = self.activate_inner(code, new_password, address.clone(), user_agent).await;
+        if let Err(e) = &result {
+            self.audit_refusal("account.activation.refused", "activation".to_owned(), e, json!({"address": address}))
+                .await?;
+        }
+        result
+    }
+
+    /// See [`Accounts::activate`].
+    async fn activate_inner(
+        &self,
+        code: &str,
+        new_password: &str,
+        address: Option<String>,
+        user_agent: Option<String>,
+    ) -> Result<Opened> {
         let secret = ActivationSecret::parse(code).map_err(|_| Error::Unauthenticated)?;
         let hash = hex::encode(secret.hash());
         let now = self.clock.now();
@@ -677,6 +726,15 @@ impl Accounts {
     /// Changes one's password (the current one is asked again); every other session of the account ends,
     /// and this one gets a new token.
     pub async fn change_password(&self, token: &str, current: &str, new_password: &str) -> Result<Opened> {
+        let result = self.change_password_inner(token, current, new_password).await;
+        if let Err(e) = &result {
+            self.audit_refusal("account.password.change.refused", "password".to_owned(), e, json!({})).await?;
+        }
+        result
+    }
+
+    /// See [`Accounts::change_password`].
+    async fn change_password_inner(&self, token: &str, current: &str, new_password: &str) -> Result<Opened> {
         let session = self.authenticate(token).await?;
         let (user, cred) = {
             let mut tx = self.store.begin(TxMode::ReadOnly).await?;
@@ -770,6 +828,15 @@ impl Accounts {
 
     /// Completes a reset with its code: sets the new password, ends every session. The code works once.
     pub async fn reset_password(&self, code: &str, new_password: &str) -> Result<()> {
+        let result = self.reset_password_inner(code, new_password).await;
+        if let Err(e) = &result {
+            self.audit_refusal("account.reset.refused", "reset".to_owned(), e, json!({})).await?;
+        }
+        result
+    }
+
+    /// See [`Accounts::reset_password`].
+    async fn reset_password_inner(&self, code: &str, new_password: &str) -> Result<()> {
         let token = Token::parse(code).map_err(|_| Error::Unauthenticated)?;
         let now = self.clock.now();
         let (reset, user) = {
