@@ -245,30 +245,30 @@ async fn apply_units(
     }
     let mut items = Vec::new();
     let mut seen = HashSet::new();
-    for s in &batch.subjects {
-        if !seen.insert(("subject", s.key.as_str())) {
-            report.reject("subject", &s.key, "the same key appears twice in the feed");
-        } else if s.code.trim().is_empty() {
-            report.reject("subject", &s.key, "missing mandatory attribute: code");
+    // A key seen once per kind, and the attribute a record cannot go without.
+    let mut admit = |kind: &'static str, key: &str, mandatory: (&str, &str), report: &mut Report| {
+        if !seen.insert((kind, key.to_owned())) {
+            report.reject(kind, key, "the same key appears twice in the feed");
+            false
+        } else if mandatory.1.trim().is_empty() {
+            report.reject(kind, key, format!("missing mandatory attribute: {}", mandatory.0));
+            false
         } else {
+            true
+        }
+    };
+    for s in &batch.subjects {
+        if admit("subject", &s.key, ("code", &s.code), report) {
             items.push(Item::Subject(s));
         }
     }
     for c in &batch.classes {
-        if !seen.insert(("class", c.key.as_str())) {
-            report.reject("class", &c.key, "the same key appears twice in the feed");
-        } else if c.name.trim().is_empty() {
-            report.reject("class", &c.key, "missing mandatory attribute: name");
-        } else {
+        if admit("class", &c.key, ("name", &c.name), report) {
             items.push(Item::Class(c));
         }
     }
     for g in &batch.groups {
-        if !seen.insert(("group", g.key.as_str())) {
-            report.reject("group", &g.key, "the same key appears twice in the feed");
-        } else if g.name.trim().is_empty() {
-            report.reject("group", &g.key, "missing mandatory attribute: name");
-        } else {
+        if admit("group", &g.key, ("name", &g.name), report) {
             items.push(Item::Group(g));
         }
     }
