@@ -488,3 +488,16 @@ async fn every_bad_input_is_refused_with_its_audit_entry_and_changes_nothing_els
     assert_eq!(f.user("lucas.martin").await, user);
     f.accounts.login(&f.login("lucas.martin", STRONG, "10.0.0.1")).await.expect("the password is unchanged");
 }
+
+#[tokio::test]
+async fn refusals_can_be_audited_in_batches_off_the_request_path() {
+    let f = fixture().await;
+    let appender =
+        Arc::new(ent::core::rights::AuditAppender::spawn(f.store.clone(), 1000, std::time::Duration::from_secs(1)));
+    let accounts = f.accounts.clone().with_audit_appender(appender.clone());
+    for _ in 0..20 {
+        assert_eq!(accounts.authenticate(&"ef".repeat(32)).await.unwrap_err(), ent::Error::SessionExpired);
+    }
+    appender.flush().await.unwrap();
+    assert_eq!(f.audit("account.session.refused").await.len(), 20);
+}

@@ -111,6 +111,7 @@ pub struct Accounts {
     clock: Arc<dyn Clock>,
     policy: Arc<AccountPolicy>,
     providers: Vec<Arc<dyn IdentityProvider>>,
+    appender: Option<Arc<crate::rights::AuditAppender>>,
 }
 
 fn norm_login(login: &str) -> String {
@@ -148,7 +149,15 @@ async fn epoch(tx: &mut dyn Transaction, kind: &str, id: uuid::Uuid) -> Result<i
 impl Accounts {
     /// The service over a store and a clock.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, policy: AccountPolicy) -> Self {
-        Accounts { store, clock, policy: Arc::new(policy), providers: Vec::new() }
+        Accounts { store, clock, policy: Arc::new(policy), providers: Vec::new(), appender: None }
+    }
+
+    /// Writes the audit entries of refusals (bad cookies, wrong codes) through a batched appender, off the
+    /// request path: a flood of forged tokens then costs one write a second, not one per request. Without
+    /// one, each refusal is written in its own transaction.
+    pub fn with_audit_appender(mut self, appender: Arc<crate::rights::AuditAppender>) -> Self {
+        self.appender = Some(appender);
+        self
     }
 
     /// Adds an external identity provider.
@@ -321,7 +330,12 @@ impl Accounts {
         );
         if caused_by_input {
             details["reason"] = json!(error.to_string());
-            self.audit(accounts_actor(), action, target, details).await?;
+            match &self.appender {
+                Some(appender) => {
+                    appender.append(audit_entry(self.clock.now(), accounts_actor(), action, target, details)).await?;
+                }
+                None => self.audit(accounts_actor(), action, target, details).await?,
+            }
         }
         Ok(())
     }
