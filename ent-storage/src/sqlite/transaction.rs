@@ -204,12 +204,24 @@ impl SqliteTransaction {
 
     /// Adds increments to the pending ones, refusing an overflow before changing anything.
     fn add_deltas(&mut self, adds: Vec<(Arc<CollectionInfo>, Vec<u8>, i64)>) -> Result<()> {
-        let mut merged = self.deltas.clone();
+        // Staged apart, then applied: checking on a copy of every pending increment made each increment
+        // cost as much as all the earlier ones (an import bumps one rights version per person).
+        let mut staged: Vec<((i64, Vec<u8>), i64, String)> = Vec::with_capacity(adds.len());
         for (info, key, delta) in adds {
-            let slot = merged.entry((info.cid, key)).or_insert((0, info.def.name.clone()));
-            slot.0 = slot.0.checked_add(delta).ok_or_else(|| overflow(&info.def.name, delta))?;
+            let slot = (info.cid, key);
+            let base = staged
+                .iter()
+                .rev()
+                .find(|(k, _, _)| *k == slot)
+                .map(|(_, v, _)| *v)
+                .or_else(|| self.deltas.get(&slot).map(|(v, _)| *v))
+                .unwrap_or(0);
+            let value = base.checked_add(delta).ok_or_else(|| overflow(&info.def.name, delta))?;
+            staged.push((slot, value, info.def.name.clone()));
         }
-        self.deltas = merged;
+        for (slot, value, name) in staged {
+            self.deltas.insert(slot, (value, name));
+        }
         Ok(())
     }
 }
