@@ -575,8 +575,10 @@ async fn apply_person(
             (user, outcome, None)
         }
     };
-    let (moved, units_changed) = sync_memberships(tx, batch, &user, &resolved, &ids.covered).await?;
-    let teachings_changed = sync_teachings(tx, batch, &user, &resolved, &ids.covered).await?;
+    // A person created just now has no membership nor assignment yet: nothing to read.
+    let fresh = matches!(outcome, Outcome::Created);
+    let (moved, units_changed) = sync_memberships(tx, batch, &user, &resolved, &ids.covered, fresh).await?;
+    let teachings_changed = sync_teachings(tx, batch, &user, &resolved, &ids.covered, fresh).await?;
     let outcome = match outcome {
         Outcome::Unchanged if units_changed || teachings_changed => Outcome::Updated,
         o => o,
@@ -596,11 +598,18 @@ async fn sync_memberships(
     user: &User,
     r: &Resolved,
     covered: &HashSet<StructureId>,
+    fresh: bool,
 ) -> Result<(bool, bool)> {
     let year = batch.year;
     let sort_name = format!("{} {}", names::fold(&user.family_name), names::fold(&user.given_name));
-    let scan = Scan::index(Membership::COLLECTION, "by_user").prefix((user.id.0, i64::from(year.0))).limit(1000);
-    let current = tx.scan_records::<Membership>(&scan).await?.0;
+    let current = match fresh {
+        true => Vec::new(),
+        false => {
+            let scan =
+                Scan::index(Membership::COLLECTION, "by_user").prefix((user.id.0, i64::from(year.0))).limit(1000);
+            tx.scan_records::<Membership>(&scan).await?.0
+        }
+    };
     let mut named: HashSet<StructureId> = r.affiliations.iter().map(|a| a.structure).collect();
     named.extend(covered);
     let wanted: Vec<Membership> = r
@@ -651,10 +660,17 @@ async fn sync_teachings(
     user: &User,
     r: &Resolved,
     covered: &HashSet<StructureId>,
+    fresh: bool,
 ) -> Result<bool> {
     let year = batch.year;
-    let scan = Scan::index(Teaching::COLLECTION, "by_teacher").prefix((user.id.0, i64::from(year.0))).limit(1000);
-    let current = tx.scan_records::<Teaching>(&scan).await?.0;
+    let current = match fresh {
+        true => Vec::new(),
+        false => {
+            let scan =
+                Scan::index(Teaching::COLLECTION, "by_teacher").prefix((user.id.0, i64::from(year.0))).limit(1000);
+            tx.scan_records::<Teaching>(&scan).await?.0
+        }
+    };
     let mut named: HashSet<StructureId> = r.affiliations.iter().map(|a| a.structure).collect();
     named.extend(covered);
     let wanted: Vec<Teaching> = r
@@ -743,8 +759,14 @@ async fn apply_links(
                         );
                     }
                     // The links the feed gives are the truth about this pupil; a bad link is rejected alone.
-                    let scan = Scan::index(ParentLink::COLLECTION, "by_child").prefix((child.0,)).limit(100);
-                    let current = tx.scan_records::<ParentLink>(&scan).await?.0;
+                    let current = match ids.created.contains(&p.key) {
+                        // Created by this batch: no link yet.
+                        true => Vec::new(),
+                        false => {
+                            let scan = Scan::index(ParentLink::COLLECTION, "by_child").prefix((child.0,)).limit(100);
+                            tx.scan_records::<ParentLink>(&scan).await?.0
+                        }
+                    };
                     let mut changed = false;
                     for c in &current {
                         match wanted.get(&c.value.parent) {
