@@ -51,6 +51,8 @@ pub(crate) async fn aaf(ent: &Ent, paths: &[PathBuf], year: Option<i32>, args: &
     let io = |p: &Path, e: std::io::Error| ent::Error::invalid("path", format!("{}: {e}", p.display()));
     let mut feeds = Vec::new();
     let mut loose = Vec::new();
+    // Loose files are linked into a scratch folder, which must outlive the parsing of their feeds.
+    let mut scratch = None;
     for p in paths {
         if p.is_dir() {
             feeds.extend(Feed::in_dir(p).map_err(|e| io(p, e))?);
@@ -64,7 +66,7 @@ pub(crate) async fn aaf(ent: &Ent, paths: &[PathBuf], year: Option<i32>, args: &
         // Loose files: grouped like a folder's, by the feed their names give.
         let dir = tempdir_of(&loose).map_err(|e| io(&loose[0], e))?;
         feeds.extend(Feed::in_dir(dir.path()).map_err(|e| io(dir.path(), e))?);
-        let _keep = dir;
+        scratch = Some(dir);
     }
     if feeds.is_empty() {
         return Err(ent::Error::invalid("paths", "no AAF file found (ENT_<UAI>_Complet|Delta_<date>_<Kind>_NNNN.xml)"));
@@ -79,6 +81,7 @@ pub(crate) async fn aaf(ent: &Ent, paths: &[PathBuf], year: Option<i32>, args: &
         bar.inc(1);
     }
     bar.finish_and_clear();
+    drop(scratch);
     finish(&total, args)
 }
 

@@ -98,3 +98,19 @@ fn failures_and_bad_usage_have_their_exit_codes() {
     assert_eq!(other.status.code(), Some(1));
     assert_eq!(std::fs::read(dir.path().join("notes.db")).unwrap(), b"these are not the droids");
 }
+
+#[test]
+fn loose_aaf_files_group_into_their_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = fixtures().join("aaf/full");
+    let mut args = vec!["--database".to_owned(), "memory:".to_owned(), "import".into(), "aaf".into(), "--json".into()];
+    for entry in std::fs::read_dir(&full).unwrap() {
+        args.push(entry.unwrap().path().to_str().unwrap().to_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let loose = ent(dir.path(), &args);
+    let folder = ent(dir.path(), &["--database", "memory:", "import", "aaf", full.to_str().unwrap(), "--json"]);
+    assert_eq!(loose.status.code(), folder.status.code(), "{}", String::from_utf8_lossy(&loose.stderr));
+    assert_eq!(json(&loose)["created"], json(&folder)["created"], "the same feed, file by file or as a folder");
+    assert!(json(&loose)["created"].as_u64().unwrap() > 0);
+}
