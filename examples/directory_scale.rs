@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ent::core::Ent;
-use ent::core::clock::{Clock, SystemClock};
+use ent::core::clock::SystemClock;
 use ent::core::directory::query::{self, SearchScope};
 use ent::core::storage::{Store, TxMode};
 use ent::import::demo::{Demo, DemoConfig};
@@ -102,6 +102,5 @@ async fn main() -> ent::Result<()> {
         }
         println!("search {label}: {:.2} ms per query ({found} shown)", t.elapsed().as_secs_f64() * 1000.0 / n as f64);
     }
-    let _ = clock.now();
     Ok(())
 }

@@ -767,7 +767,7 @@ impl Accounts {
             .check(new_password, &[&user.login, &user.given_name, &user.family_name])
             .map_err(Error::from)?;
         let hash = hash_password(new_password)?;
-        self.set_password(session.caller(), user.id, &hash, "account.password.changed").await?;
+        self.set_password(session.caller(), user.id, &hash, "account.password.changed", None).await?;
         // The bump above ended this session too: open its successor.
         let token = Token::generate()?;
         let opened = retry::transact(&*self.store, TxMode::ReadWrite, |tx| {
@@ -789,12 +789,26 @@ impl Accounts {
         Ok(Opened { token, session: opened })
     }
 
-    /// Stores a new password hash and ends every session of the account.
-    async fn set_password(&self, actor: Caller, user: UserId, hash: &str, action: &str) -> Result<()> {
+    /// Stores a new password hash and ends every session of the account (and deletes its reset codes).
+    /// With `reset_code`, the code must still exist in the same transaction: two concurrent uses of one code
+    /// cannot both succeed.
+    async fn set_password(
+        &self,
+        actor: Caller,
+        user: UserId,
+        hash: &str,
+        action: &str,
+        reset_code: Option<&str>,
+    ) -> Result<()> {
         let now = self.clock.now();
         retry::transact(&*self.store, TxMode::ReadWrite, |tx| {
             let actor = &actor;
             Box::pin(async move {
+                if let Some(code) = reset_code
+                    && tx.get_record::<ResetCode>((code,)).await?.is_none()
+                {
+                    return Err(Error::Unauthenticated);
+                }
                 let mut cred = tx.fetch_record::<Credential>(user).await?;
                 cred.value.password_hash = Some(hash.to_owned());
                 cred.value.password_changed = Some(now);
@@ -853,7 +867,7 @@ impl Accounts {
     async fn reset_password_inner(&self, code: &str, new_password: &str) -> Result<()> {
         let token = Token::parse(code).map_err(|_| Error::Unauthenticated)?;
         let now = self.clock.now();
-        let (reset, user) = {
+        let user = {
             let mut tx = self.store.begin(TxMode::ReadOnly).await?;
             let Some(r) = tx.get_record::<ResetCode>((token.hash().as_str(),)).await? else {
                 return Err(Error::Unauthenticated);
@@ -861,17 +875,14 @@ impl Accounts {
             if r.value.expires <= now {
                 return Err(Error::Unauthenticated);
             }
-            let user = tx.fetch_record::<User>(r.value.user).await?.value;
-            (r.value, user)
+            tx.fetch_record::<User>(r.value.user).await?.value
         };
         self.policy
             .password
             .check(new_password, &[&user.login, &user.given_name, &user.family_name])
             .map_err(Error::from)?;
         let hash = hash_password(new_password)?;
-        // The code is consumed by set_password (every reset code of the account is deleted with it).
-        let _ = reset;
-        self.set_password(accounts_actor(), user.id, &hash, "account.password.reset").await
+        self.set_password(accounts_actor(), user.id, &hash, "account.password.reset", Some(&token.hash())).await
     }
 
     /// An administrator resets an account: its password and second factor are cleared, its sessions end,
