@@ -1,1 +1,4 @@
 //! The bundled service modules of **ent**, each behind a cargo feature of its name.
+
+#[cfg(feature = "messagerie")]
+pub mod messagerie;
