@@ -1408,6 +1408,8 @@ impl Action for Upload {
     const NAME: &'static str = "messagerie.upload";
     const RIGHT: &'static str = WRITE;
     const DESCRIPTION: &'static str = "Store a file to attach to a message or a draft";
+    // It writes to the blob store only (whose writes commit on their own), never to the record store.
+    const READ_ONLY: bool = true;
 
     async fn run(&self, ctx: &mut Context<'_>, input: UploadInput) -> Result<UploadOutput> {
         let who = service::acting(ctx)?;

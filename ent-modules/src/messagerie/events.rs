@@ -4,14 +4,21 @@
 //! message commits, from the outbox: at least once, idempotently (indexing a document again replaces it).
 //! A search checks every hit against the mailbox as it is, so a message deleted before its removal reaches
 //! the index is never shown.
+//!
+//! On SQLite the full-text index lives in the same file, and its writes commit on their own: a delivery
+//! transaction that read its snapshot before them can no longer write (a stale snapshot is a retryable
+//! conflict), so the delivery is run again. The indexer remembers the events whose index writes it already
+//! made, and on that second run it only lets the delivery finish. A process that dies in between leaves the
+//! event to another, which indexes again (the same documents, replaced) and finishes on its own second run.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use ent_core::event::{Event, EventEnvelope, Subscriber};
 use ent_core::module::Context;
 use ent_core::storage::TxExt;
-use ent_core::{Result, StructureId, UserId};
+use ent_core::{EventId, Result, StructureId, UserId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +70,32 @@ impl Event for Removed {
 
 /// The subscriber `messagerie.indexer`: indexes a delivered message in each mailbox holding it, and removes
 /// it from the mailboxes it left.
-pub struct Indexer(pub(crate) Arc<Ports>);
+pub struct Indexer {
+    ports: Arc<Ports>,
+    /// Events whose index writes were made by this process (the most recent ones).
+    done: Mutex<VecDeque<EventId>>,
+}
+
+/// How many handled events the indexer remembers.
+const REMEMBERED: usize = 4096;
+
+impl Indexer {
+    pub(crate) fn new(ports: Arc<Ports>) -> Self {
+        Indexer { ports, done: Mutex::new(VecDeque::new()) }
+    }
+
+    fn already_done(&self, id: EventId) -> bool {
+        self.done.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
+    }
+
+    fn remember(&self, id: EventId) {
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        if done.len() == REMEMBERED {
+            done.pop_front();
+        }
+        done.push_back(id);
+    }
+}
 
 /// The subscriber's name.
 pub const INDEXER: &str = "messagerie.indexer";
@@ -75,12 +107,15 @@ impl Subscriber for Indexer {
     }
 
     async fn handle(&self, ctx: &mut Context<'_>, event: &EventEnvelope) -> Result<()> {
+        if self.already_done(event.id) {
+            return Ok(());
+        }
         if event.is::<Sent>() {
             let sent: Sent = event.payload_as()?;
             let Some(message) = ctx.tx().get_record::<Message>(sent.message).await? else { return Ok(()) };
             let text = searchable(&message.value);
             for entry in service::entries_of(ctx.tx(), sent.message).await? {
-                self.0
+                self.ports
                     .text
                     .index(MAIL_TEXT, &text_doc(entry.owner, sent.message), &text_partition(entry.owner), &text)
                     .await?;
@@ -88,9 +123,10 @@ impl Subscriber for Indexer {
         } else if event.is::<Removed>() {
             let removed: Removed = event.payload_as()?;
             for owner in removed.owners {
-                self.0.text.remove(MAIL_TEXT, &text_doc(owner, removed.message)).await?;
+                self.ports.text.remove(MAIL_TEXT, &text_doc(owner, removed.message)).await?;
             }
         }
+        self.remember(event.id);
         Ok(())
     }
 }

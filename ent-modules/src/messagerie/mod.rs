@@ -267,7 +267,7 @@ impl ServiceModule for Messagerie {
             .action(Receipts)
             .action(Upload(p.clone()))
             .action(Download(p.clone()))
-            .subscriber(Indexer(p.clone()))
+            .subscriber(Indexer::new(p.clone()))
     }
 
     fn asset(&self, path: &str) -> Option<Cow<'static, [u8]>> {
