@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::body::{plain_text, sanitize};
 use super::events::{Removed, Sent};
 use super::records::{
-    Address, Attachment, Draft, Entry, Folder, FolderRef, Kind, MAIL_TEXT, MassMessage, Message, text_partition,
-    unread_counter,
+    Address, Attachment, Draft, Entry, Folder, FolderRef, Kind, MAIL_TEXT, MassMessage, Message, entry_key,
+    text_partition, unread_counter,
 };
 use super::rules::Reason;
 use super::service::{self, Acting, AttachmentInput, Excluded, Ports, Resolution};
@@ -520,7 +520,7 @@ impl Action for Thread {
     async fn run(&self, ctx: &mut Context<'_>, input: ThreadInput) -> Result<ThreadOutput> {
         let who = service::acting(ctx)?;
         let tx = ctx.tx();
-        let scan = Scan::index(Entry::COLLECTION, "by_thread").prefix((who.user.0, input.thread)).limit(200);
+        let scan = Scan::index(Entry::COLLECTION, "by_thread").prefix((input.thread, who.user.0)).limit(200);
         let entries: Vec<Entry> = tx.scan_records::<Entry>(&scan).await?.0.into_iter().map(|v| v.value).collect();
         let ids: Vec<ent_core::storage::Tuple> = entries.iter().map(|e| e.message.into()).collect();
         let messages = tx.get_many(Message::COLLECTION, &ids).await?;
@@ -571,7 +571,16 @@ impl Action for Search {
         let hits = self.0.text.search(MAIL_TEXT, &text_partition(who.user), &input.query, input.limit as usize).await?;
         // The index is written after commit: check each hit against the mailbox as it is now.
         let tx = ctx.tx();
-        let raws = tx.get_many(Entry::COLLECTION, &hits).await?;
+        let keys: Vec<ent_core::storage::Tuple> = hits
+            .iter()
+            .filter_map(|doc| match doc.elements() {
+                [ent_core::storage::Element::Uuid(owner), ent_core::storage::Element::Uuid(message)] => {
+                    Some(entry_key(UserId(*owner), *message))
+                }
+                _ => None,
+            })
+            .collect();
+        let raws = tx.get_many(Entry::COLLECTION, &keys).await?;
         let mut entries = Vec::new();
         for raw in raws.into_iter().flatten() {
             let e = ent_core::storage::typed::from_raw::<Entry>(&raw)?.value;
@@ -1354,7 +1363,7 @@ impl Action for Receipts {
         if !mine.value.is_sent() {
             return Err(Error::forbidden("messagerie.receipts (only the sender sees who read)"));
         }
-        let scan = Scan::index(Entry::COLLECTION, "by_message")
+        let scan = Scan::primary(Entry::COLLECTION)
             .prefix((input.message,))
             .limit(input.limit as usize)
             .after(cursor(&input.cursor));
@@ -1472,7 +1481,7 @@ impl Action for Download {
     async fn run(&self, ctx: &mut Context<'_>, input: DownloadInput) -> Result<DownloadOutput> {
         let who = service::acting(ctx)?;
         let tx = ctx.tx();
-        let files = if tx.get_record::<Entry>((who.user.0, input.message)).await?.is_some() {
+        let files = if tx.get_record::<Entry>(entry_key(who.user, input.message)).await?.is_some() {
             tx.fetch_record::<Message>(input.message).await?.value.attachments
         } else {
             own_draft(tx, who.user, input.message).await?.value.attachments

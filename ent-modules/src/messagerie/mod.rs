@@ -58,8 +58,8 @@ pub use actions::{
 pub use body::{plain_text, sanitize, snippet};
 pub use events::{INDEXER, Indexer, Removed, Sent};
 pub use records::{
-    Address, Addressed, Attachment, Draft, Entry, Folder, FolderRef, Kind, MAIL_TEXT, MassMessage, Message, text_doc,
-    text_partition, unread_counter,
+    Address, Addressed, Attachment, Draft, Entry, Folder, FolderRef, Kind, MAIL_TEXT, MassMessage, Message, entry_key,
+    text_doc, text_partition, unread_counter,
 };
 pub use rules::{
     Audience, Needs, OpeningHours, Policy, Reason, Recipient, Role, Sender, Target, check, local_time, may_address,

@@ -4,7 +4,7 @@
 //!   text), the addresses as the sender wrote them, the attachments (blob references, taken once).
 //! - [`Entry`]: one per mailbox holding the message (the sender's copy in `sent`, one per recipient in
 //!   `inbox`), with what a mailbox list shows (subject, sender, snippet) and the owner's state (folder,
-//!   read or not). A mailbox page is one index scan: `by_folder` (owner, folder, message), newest first,
+//!   read or not), keyed `(message, owner)`. A mailbox page is one index scan: `by_folder` (owner, folder, message), newest first,
 //!   since message ids are UUID v7.
 //! - [`Folder`]: a user's own folders. [`Draft`]: unsent messages. [`MassMessage`]: the trace of every
 //!   message above the structure's mass threshold, kept when the message itself is deleted.
@@ -244,16 +244,18 @@ impl Entry {
 impl Record for Entry {
     const COLLECTION: &'static str = "messagerie.entries";
 
-    /// Keyed `(owner, message)`.
+    /// Keyed `(message, owner)`: the entries of one message are written side by side (a send to 2,000
+    /// people fills a few pages instead of touching 2,000), and recall, receipts and the last-copy check
+    /// are one prefix scan. `by_folder (owner, folder, message)` serves mailbox pages; `by_thread (thread,
+    /// owner, message)` a conversation, also written side by side.
     fn collection() -> CollectionDef {
         CollectionDef::new(Self::COLLECTION, [KeyKind::Uuid, KeyKind::Uuid])
             .index(IndexDef::new("by_folder", [KeyKind::Uuid, KeyKind::Str, KeyKind::Uuid]))
-            .index(IndexDef::new("by_message", [KeyKind::Uuid, KeyKind::Uuid]))
             .index(IndexDef::new("by_thread", [KeyKind::Uuid, KeyKind::Uuid, KeyKind::Uuid]))
     }
 
     fn id(&self) -> Tuple {
-        (self.owner.0, self.message).into()
+        entry_key(self.owner, self.message)
     }
 
     fn index_entries(&self) -> Vec<IndexEntry> {
@@ -262,10 +264,14 @@ impl Record for Entry {
                 index: "by_folder".into(),
                 key: (self.owner.0, self.folder.key().as_str(), self.message).into(),
             },
-            IndexEntry { index: "by_message".into(), key: (self.message, self.owner.0).into() },
-            IndexEntry { index: "by_thread".into(), key: (self.owner.0, self.thread, self.message).into() },
+            IndexEntry { index: "by_thread".into(), key: (self.thread, self.owner.0, self.message).into() },
         ]
     }
+}
+
+/// The primary key of an owner's entry for a message.
+pub fn entry_key(owner: UserId, message: uuid::Uuid) -> Tuple {
+    (message, owner.0).into()
 }
 
 /// The counter of unread entries of an owner's folder (in [`Entry::COLLECTION`]).

@@ -17,7 +17,7 @@ use ent_core::{Error, Result, StructureId, UserId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::records::{Address, Addressed, Attachment, Entry, FolderRef, Message, unread_counter};
+use super::records::{Address, Addressed, Attachment, Entry, FolderRef, Message, entry_key, unread_counter};
 use super::rules::{self, Audience, Policy, Reason, Role, Sender, Target};
 use super::{LIMITS, Limits, POLICY};
 
@@ -420,7 +420,7 @@ pub(crate) async fn own_entry(
     owner: UserId,
     message: uuid::Uuid,
 ) -> Result<ent_core::storage::Versioned<Entry>> {
-    tx.get_record::<Entry>((owner.0, message)).await?.ok_or_else(|| Error::not_found("message", message))
+    tx.get_record::<Entry>(entry_key(owner, message)).await?.ok_or_else(|| Error::not_found("message", message))
 }
 
 /// Checks attachments given by blob id against the structure's limits and takes a reference on each.
@@ -542,7 +542,7 @@ pub(crate) async fn remove_entries(tx: &mut dyn Transaction, message: uuid::Uuid
         }
     }
     tx.write_batch(ops).await?;
-    let left = tx.count(&Scan::index(Entry::COLLECTION, "by_message").prefix((message,))).await?;
+    let left = tx.count(&Scan::primary(Entry::COLLECTION).prefix((message,))).await?;
     if left > 0 {
         return Ok(false);
     }
@@ -579,7 +579,7 @@ pub(crate) async fn entries_of(tx: &mut dyn Transaction, message: uuid::Uuid) ->
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
-        let scan = Scan::index(Entry::COLLECTION, "by_message").prefix((message,)).limit(1000).after(cursor);
+        let scan = Scan::primary(Entry::COLLECTION).prefix((message,)).limit(1000).after(cursor);
         let (page, next) = tx.scan_records::<Entry>(&scan).await?;
         out.extend(page.into_iter().map(|v| v.value));
         match next {
