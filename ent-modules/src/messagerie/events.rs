@@ -114,12 +114,13 @@ impl Subscriber for Indexer {
             let sent: Sent = event.payload_as()?;
             let Some(message) = ctx.tx().get_record::<Message>(sent.message).await? else { return Ok(()) };
             let text = searchable(&message.value);
-            for entry in service::entries_of(ctx.tx(), sent.message).await? {
-                self.ports
-                    .text
-                    .index(MAIL_TEXT, &text_doc(entry.owner, sent.message), &text_partition(entry.owner), &text)
-                    .await?;
-            }
+            let docs: Vec<_> = service::entries_of(ctx.tx(), sent.message)
+                .await?
+                .into_iter()
+                .map(|e| (text_doc(e.owner, sent.message), text_partition(e.owner)))
+                .collect();
+            // One call: on SQLite, one commit for the whole mailing list.
+            self.ports.text.index_many(MAIL_TEXT, &docs, &text).await?;
         } else if event.is::<Removed>() {
             let removed: Removed = event.payload_as()?;
             for owner in removed.owners {

@@ -32,12 +32,18 @@ pub struct MemoryFullText {
     inner: Arc<Mutex<Inner>>,
 }
 
+/// A collection and an encoded key (a document's or a partition's).
+type Key = (String, Vec<u8>);
+
+/// An indexed document: its encoded partition and its folded words.
+type Doc = (Vec<u8>, BTreeSet<String>);
+
 #[derive(Debug, Default)]
 struct Inner {
-    /// (collection, encoded doc) -> (encoded partition, its words).
-    docs: HashMap<(String, Vec<u8>), (Vec<u8>, BTreeSet<String>)>,
+    /// (collection, encoded doc) -> the document.
+    docs: HashMap<Key, Doc>,
     /// (collection, encoded partition) -> encoded docs, in key order.
-    partitions: HashMap<(String, Vec<u8>), BTreeSet<Vec<u8>>>,
+    partitions: HashMap<Key, BTreeSet<Vec<u8>>>,
 }
 
 impl MemoryFullText {
