@@ -9,8 +9,8 @@ use ent_core::account::Accounts;
 use ent_core::directory::{Function, Profile, User};
 use ent_core::storage::{Record, Scan, TxExt, TxMode};
 use ent_import::demo::{Demo, DemoConfig};
-use ent_import::{Batch, PersonIn, PersonRef, UnitRef};
 use ent_import::{ApplyOptions, Report};
+use ent_import::{Batch, PersonIn, PersonRef, UnitRef};
 
 use crate::{Error, Result};
 
@@ -68,9 +68,9 @@ fn chosen(batch: &Batch) -> Vec<(Profile, String)> {
         }
     }
     let mut out = Vec::new();
-    let family = children_of
-        .iter()
-        .find(|(_, kids)| kids.len() >= 2 && kids.iter().all(|k| k.units.iter().any(|u| matches!(u, UnitRef::Class(_)))));
+    let family = children_of.iter().find(|(_, kids)| {
+        kids.len() >= 2 && kids.iter().all(|k| k.units.iter().any(|u| matches!(u, UnitRef::Class(_))))
+    });
     if let Some((parent, kids)) = family {
         out.push((Profile::Eleve, kids[0].key.clone()));
         out.push((Profile::Responsable, (*parent).to_owned()));
@@ -79,7 +79,9 @@ fn chosen(batch: &Batch) -> Vec<(Profile, String)> {
         out.push((Profile::Enseignant, t.key.clone()));
     }
     let head = batch.people.iter().find(|p| {
-        p.affiliations.iter().any(|a| a.profile == Profile::Direction && a.functions.contains(&Function::ChefEtablissement))
+        p.affiliations
+            .iter()
+            .any(|a| a.profile == Profile::Direction && a.functions.contains(&Function::ChefEtablissement))
     });
     if let Some(d) = head {
         out.push((Profile::Direction, d.key.clone()));
@@ -119,9 +121,8 @@ pub async fn load_demo(ent: &Ent, accounts: &Accounts, config: &DemoConfig) -> R
             report.codes.extend(r.codes);
         }
         for (_, key) in &chosen {
-            let user = user_by_source(ent, &first.source, key)
-                .await?
-                .ok_or_else(|| Error::not_found("demo person", key))?;
+            let user =
+                user_by_source(ent, &first.source, key).await?.ok_or_else(|| Error::not_found("demo person", key))?;
             let code = report
                 .codes
                 .iter()

@@ -76,7 +76,8 @@ pub(crate) async fn me(State(state): State<AppState>, authed: Authed) -> ApiResu
         let mut structures = Vec::new();
         for id in user.structures() {
             if let Some(st) = tx.get_record::<Structure>(id).await? {
-                structures.push(json!({"id": id, "name": st.value.name, "uai": st.value.uai.map(|u| u.as_str().to_owned())}));
+                structures
+                    .push(json!({"id": id, "name": st.value.name, "uai": st.value.uai.map(|u| u.as_str().to_owned())}));
             }
         }
         let children = if s.profiles.contains(&Profile::Responsable) {
@@ -133,7 +134,12 @@ async fn portal_of(state: &AppState, caller: &Caller) -> (Vec<NavView>, Vec<Piec
         }
         for n in m.web.nav.iter().filter(|n| shown(&n.profiles)) {
             if pages.iter().any(|p| p.id == n.page) {
-                nav.push(NavView { module: m.id.clone(), page: n.page.clone(), label: n.label.clone(), order: n.order });
+                nav.push(NavView {
+                    module: m.id.clone(),
+                    page: n.page.clone(),
+                    label: n.label.clone(),
+                    order: n.order,
+                });
             }
         }
         let mut mine: Vec<_> = m.web.widgets.iter().filter(|w| shown(&w.profiles)).collect();

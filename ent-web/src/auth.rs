@@ -77,8 +77,9 @@ impl SessionView {
 
 /// The response to a request that opened (or rotated) a session: the cookie, or the token in the body.
 fn opened(state: &AppState, opened: &Opened, bearer: bool, extra: serde_json::Value) -> Response {
-    let mut body = serde_json::to_value(SessionView::of(&opened.session, bearer.then(|| opened.token.expose().to_owned())))
-        .unwrap_or_default();
+    let mut body =
+        serde_json::to_value(SessionView::of(&opened.session, bearer.then(|| opened.token.expose().to_owned())))
+            .unwrap_or_default();
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
     }

@@ -1,5 +1,5 @@
 //! Files: `POST /api/v1/files` streams the request body into the blob port (never whole in memory), with
-//! the configured limit; `GET /api/v1/files/{id}` streams one of the caller's files back. A file is
+//! the configured limit (`X-File-Name`, percent-encoded, names the file); `GET /api/v1/files/{id}` streams one of the caller's files back. A file is
 //! readable by whoever uploaded it; modules that share files reference the blob in their own records.
 
 use axum::body::Body;
@@ -21,9 +21,30 @@ fn blobs(state: &AppState) -> ApiResult<&std::sync::Arc<dyn BlobStore>> {
     state.config.blobs.as_ref().ok_or(ApiError::NoRoute)
 }
 
+/// Decodes `%XX` escapes (the shell sends `X-File-Name` through `encodeURIComponent`: header values are
+/// ASCII); a malformed escape stays as it is.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A file name made safe for a header and a download: no path, no control characters, 200 characters.
 fn clean_name(raw: Option<&str>) -> String {
-    let name = raw.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("");
+    let decoded = percent_decode(raw.unwrap_or(""));
+    let name = decoded.rsplit(['/', '\\']).next().unwrap_or("");
     let name: String = name.chars().filter(|c| !c.is_control() && *c != '"').take(200).collect();
     if name.trim().is_empty() { "fichier".to_owned() } else { name }
 }
@@ -77,8 +98,10 @@ pub(crate) async fn upload(
         })
     })
     .await?;
-    Ok(axum::Json(json!({"id": record.blob, "size": record.size, "name": record.name, "media_type": record.media_type}))
-        .into_response())
+    Ok(axum::Json(
+        json!({"id": record.blob, "size": record.size, "name": record.name, "media_type": record.media_type}),
+    )
+    .into_response())
 }
 
 /// `GET /api/v1/files/{id}`: one of the caller's files, as an attachment (never rendered inline: an uploaded
@@ -107,7 +130,9 @@ pub(crate) async fn download(
     let encoded: String = record
         .name
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
         .collect();
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{encoded}")) {
         h.insert(header::CONTENT_DISPOSITION, v);

@@ -28,8 +28,13 @@ pub(crate) async fn new_token(State(state): State<AppState>, Enrolled(authed): E
     state.ent.authorize(&authed.caller, FILES).await?;
     let token = Token::generate()?;
     let s = &authed.session;
-    let record =
-        FeedToken { hash: token.hash(), user: s.user, structure: s.structure, profiles: s.profiles.clone(), created: state.ent.clock().now() };
+    let record = FeedToken {
+        hash: token.hash(),
+        user: s.user,
+        structure: s.structure,
+        profiles: s.profiles.clone(),
+        created: state.ent.clock().now(),
+    };
     retry::transact(&**state.ent.store(), TxMode::ReadWrite, |tx| {
         let record = &record;
         Box::pin(async move {
@@ -126,7 +131,10 @@ pub(crate) fn render(name: &str, output: &Value, now: DateTime<Utc>) -> Result<S
 }
 
 /// `GET /ical/{token}/{action}.ics`. An unknown token or feed is a 404 (a calendar application shows it).
-pub(crate) async fn feed(State(state): State<AppState>, Path((token, file)): Path<(String, String)>) -> ApiResult<Response> {
+pub(crate) async fn feed(
+    State(state): State<AppState>,
+    Path((token, file)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let not_found = || Error::not_found("feed", &file);
     let action = file.strip_suffix(".ics").ok_or_else(not_found)?;
     let decl = state

@@ -94,7 +94,8 @@ pub fn document(registry: &Registry) -> Value {
     let session = json!({"$ref": "#/components/schemas/Session"});
     let public: Value = json!([]);
     let mut auth = |path: &str, summary: &str, body: Option<Value>, result: Value, secured: bool| {
-        let mut op = json!({"summary": summary, "tags": ["auth"], "parameters": [csrf], "responses": error_responses()});
+        let mut op =
+            json!({"summary": summary, "tags": ["auth"], "parameters": [csrf], "responses": error_responses()});
         op["responses"]["200"] = ok("Done", result);
         if let Some(b) = body {
             op["requestBody"] = json_body(b);
@@ -131,8 +132,14 @@ pub fn document(registry: &Registry) -> Value {
         session.clone(),
         true,
     );
-    auth("totp/begin", "Start enrolling a TOTP second factor", None, json!({"type": "object", "properties": {
-        "secret": {"type": "string"}, "url": {"type": "string"}}}), true);
+    auth(
+        "totp/begin",
+        "Start enrolling a TOTP second factor",
+        None,
+        json!({"type": "object", "properties": {
+        "secret": {"type": "string"}, "url": {"type": "string"}}}),
+        true,
+    );
     auth(
         "totp/confirm",
         "Confirm the second factor with a first code; returns the recovery codes once",
@@ -150,12 +157,20 @@ pub fn document(registry: &Registry) -> Value {
     auth(
         "structure",
         "Act in another of one's structures",
-        Some(json!({"type": "object", "required": ["structure"], "properties": {"structure": {"type": "string", "format": "uuid"}}})),
+        Some(
+            json!({"type": "object", "required": ["structure"], "properties": {"structure": {"type": "string", "format": "uuid"}}}),
+        ),
         session,
         true,
     );
-    auth("feed-token", "A new iCal feed token (the previous ones stop working)", None, json!({"type": "object",
-        "properties": {"token": {"type": "string"}, "feeds": {"type": "array", "items": {"type": "object"}}}}), true);
+    auth(
+        "feed-token",
+        "A new iCal feed token (the previous ones stop working)",
+        None,
+        json!({"type": "object",
+        "properties": {"token": {"type": "string"}, "feeds": {"type": "array", "items": {"type": "object"}}}}),
+        true,
+    );
     let mut get = |path: &str, summary: &str, tag: &str| {
         let mut op = json!({"summary": summary, "tags": [tag], "responses": error_responses()});
         op["responses"]["200"] = ok("Done", json!({"type": "object"}));
@@ -167,8 +182,11 @@ pub fn document(registry: &Registry) -> Value {
         "parameters": [csrf, {"name": "x-file-name", "in": "header", "schema": {"type": "string"}}],
         "requestBody": {"required": true, "content": {"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
         "responses": error_responses()});
-    upload["responses"]["200"] = ok("Stored", json!({"type": "object", "properties": {
-        "id": {"type": "string"}, "size": {"type": "integer"}, "name": {"type": "string"}}}));
+    upload["responses"]["200"] = ok(
+        "Stored",
+        json!({"type": "object", "properties": {
+        "id": {"type": "string"}, "size": {"type": "integer"}, "name": {"type": "string"}}}),
+    );
     paths.insert("/api/v1/files".into(), json!({ "post": upload }));
     let mut download = json!({"summary": "Download one of one's files", "tags": ["files"],
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
@@ -176,12 +194,17 @@ pub fn document(registry: &Registry) -> Value {
     download["responses"]["200"] = json!({"description": "The file", "content": {"*/*": {}}});
     paths.insert("/api/v1/files/{id}".into(), json!({ "get": download }));
 
-    components.insert("Session".into(), json!({"type": "object", "properties": {
+    components.insert(
+        "Session".into(),
+        json!({"type": "object", "properties": {
         "id": {"type": "string", "format": "uuid"}, "user": {"type": "string", "format": "uuid"},
         "structure": {"type": "string", "format": "uuid"}, "profiles": {"type": "array", "items": {"type": "string"}},
         "expires": {"type": "string", "format": "date-time"}, "must_enroll_second_factor": {"type": "boolean"},
-        "token": {"type": "string"}}}));
-    components.insert("Error".into(), json!({"type": "object", "required": ["error"], "properties": {"error": {
+        "token": {"type": "string"}}}),
+    );
+    components.insert(
+        "Error".into(),
+        json!({"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "status", "message"], "properties": {
             "code": {"type": "string", "description": "Stable: clients switch on it"},
             "status": {"type": "integer"},
@@ -190,7 +213,8 @@ pub fn document(registry: &Registry) -> Value {
             "right": {"type": "string"}, "field": {"type": "string"}, "limit": {"type": "integer"},
             "retry_after_secs": {"type": "integer"},
             "violations": {"type": "array", "items": {"type": "object", "properties": {
-                "pointer": {"type": "string"}, "reason": {"type": "string"}}}}}}}}));
+                "pointer": {"type": "string"}, "reason": {"type": "string"}}}}}}}}),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -78,7 +78,13 @@ pub(crate) fn csrf_ok(headers: &HeaderMap) -> bool {
 }
 
 /// A `Set-Cookie` value for a `__Host-` cookie.
-pub(crate) fn set_cookie(name: &str, value: &str, http_only: bool, same_site: &str, max_age: Option<i64>) -> HeaderValue {
+pub(crate) fn set_cookie(
+    name: &str,
+    value: &str,
+    http_only: bool,
+    same_site: &str,
+    max_age: Option<i64>,
+) -> HeaderValue {
     let mut c = format!("{name}={value}; Path=/; Secure; SameSite={same_site}");
     if http_only {
         c.push_str("; HttpOnly");
@@ -98,7 +104,9 @@ pub(crate) async fn layer(request: Request, next: Next) -> Response {
     let needs_csrf_cookie = safe && cookie(request.headers(), CSRF_COOKIE).is_none();
     let mut response = next.run(request).await;
     if needs_csrf_cookie && let Ok(token) = Token::generate() {
-        response.headers_mut().append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, token.expose(), false, "Strict", None));
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, token.expose(), false, "Strict", None));
     }
     with_headers(response)
 }

@@ -78,9 +78,12 @@ pub(crate) async fn module_asset(
     let declared = registry
         .module(&module)
         .and_then(|e| e.manifest.assets.iter().find(|a| a.path == path).map(|a| a.media_type.clone()));
-    let media = declared.map_or_else(|| media_type(&path).to_owned(), |m| {
-        if m.starts_with("text/") && !m.contains("charset") { format!("{m}; charset=utf-8") } else { m }
-    });
+    let media = declared.map_or_else(
+        || media_type(&path).to_owned(),
+        |m| {
+            if m.starts_with("text/") && !m.contains("charset") { format!("{m}; charset=utf-8") } else { m }
+        },
+    );
     let etag = hex::encode(&Sha256::digest(&bytes)[..16]);
     file(&headers, bytes.into_owned(), etag, &media)
 }

@@ -100,7 +100,9 @@ fn check_web(m: &Manifest) -> Result<()> {
             return err(format!("the {kind} `{id}` must be named `{prefix}<name>`"));
         }
         if !element_ok(element) {
-            return err(format!("the {kind} `{id}` has the element `{element}`: a custom element tag is lowercase with a hyphen"));
+            return err(format!(
+                "the {kind} `{id}` has the element `{element}`: a custom element tag is lowercase with a hyphen"
+            ));
         }
         if !script_ok(script) {
             return err(format!("the {kind} `{id}` needs `{script}` declared as a text/javascript asset"));
@@ -478,9 +480,13 @@ mod web_tests {
         let m = base()
             .page("news.list", "news-page", "web/news-page.js")
             .nav("news.list", "Actualités", "News", [])
-            .widget("news.latest", "news-page", "web/news-page.js", ("Dernières nouvelles", "Latest news"), [
-                Profile::Eleve,
-            ]);
+            .widget(
+                "news.latest",
+                "news-page",
+                "web/news-page.js",
+                ("Dernières nouvelles", "Latest news"),
+                [Profile::Eleve],
+            );
         check_web(&m).unwrap();
     }
 
@@ -492,7 +498,10 @@ mod web_tests {
             (base().page("news.list", "News-page", "web/news-page.js"), "custom element tag"),
             (base().page("news.list", "news-page", "web/missing.js"), "declared as a text/javascript asset"),
             (base().page("news.list", "news-page", "web/news.css"), "declared as a text/javascript asset"),
-            (base().page("news.list", "news-page", "web/news-page.js").nav("news.other", "A", "A", []), "names no page"),
+            (
+                base().page("news.list", "news-page", "web/news-page.js").nav("news.other", "A", "A", []),
+                "names no page",
+            ),
             (base().page("news.list", "news-page", "web/news-page.js").nav("news.list", " ", "News", []), "French"),
             (base().ical_feed("news.feed", "Actualités", "News"), "read-only action"),
         ];

@@ -352,7 +352,8 @@ impl Action for StructureCard {
         let tx = ctx.tx();
         let s = tx.get_record::<Structure>(structure).await?.ok_or_else(|| Error::not_found("structure", structure))?;
         let mut people = Vec::new();
-        for profile in [Profile::Eleve, Profile::Responsable, Profile::Enseignant, Profile::Direction, Profile::VieScolaire]
+        for profile in
+            [Profile::Eleve, Profile::Responsable, Profile::Enseignant, Profile::Direction, Profile::VieScolaire]
         {
             let scan = Scan::index(User::COLLECTION, "by_structure").prefix((structure.0, profile.as_str()));
             people.push(ProfileCount { profile, count: tx.count(&scan).await? });

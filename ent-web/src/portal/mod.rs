@@ -53,7 +53,8 @@ impl ServiceModule for Portal {
             let media = if file.ends_with(".css") { "text/css" } else { "text/javascript" };
             m = m.asset(format!("web/{file}"), media);
         }
-        m.page("portal.directory", "ent-directory-page", "web/directory.js")
+        m = m
+            .page("portal.directory", "ent-directory-page", "web/directory.js")
             .page("portal.account", "ent-account-page", "web/account.js")
             .nav("portal.directory", "Annuaire", "Directory", [])
             .nav("portal.account", "Mon compte", "My account", [])
@@ -71,8 +72,26 @@ impl ServiceModule for Portal {
                 ("Mes enfants", "My children"),
                 [Profile::Responsable],
             )
-            .widget("portal.structure", "ent-structure-card", "web/directory.js", ("Mon établissement", "My school"), staff)
-            .widget("portal.security", "ent-security-card", "web/account.js", ("Sécurité du compte", "Account security"), [])
+            .widget(
+                "portal.structure",
+                "ent-structure-card",
+                "web/directory.js",
+                ("Mon établissement", "My school"),
+                staff,
+            )
+            .widget(
+                "portal.security",
+                "ent-security-card",
+                "web/account.js",
+                ("Sécurité du compte", "Account security"),
+                [],
+            );
+        // The shell's own entries come first, its security card last.
+        m.web.nav.iter_mut().for_each(|n| n.order = -100);
+        if let Some(w) = m.web.widgets.iter_mut().find(|w| w.id == "portal.security") {
+            w.order = 100;
+        }
+        m
     }
 
     fn handlers(&self) -> Handlers {
