@@ -51,6 +51,9 @@ mod shell;
 
 pub use portal::{PORTAL, Portal};
 
+/// The axum this crate is built on, for integrators mounting the router in their own app.
+pub use axum;
+
 /// How the HTTP layer behaves. `Default` suits a portal behind nothing but its own TLS terminator.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
@@ -142,3 +145,7 @@ pub fn router(ent: Ent, accounts: Accounts, config: WebConfig) -> ent_core::Resu
         .with_state(state);
     Ok(router)
 }
+
+/// The guide to the web layer and the module UI contract (`docs/web-ui.md`), tested as documentation.
+#[doc = include_str!("../../docs/web-ui.md")]
+pub mod guide {}

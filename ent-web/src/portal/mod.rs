@@ -88,8 +88,8 @@ impl ServiceModule for Portal {
             );
         // The shell's own entries come first, its security card last.
         m.web.nav.iter_mut().for_each(|n| n.order = -100);
-        if let Some(w) = m.web.widgets.iter_mut().find(|w| w.id == "portal.security") {
-            w.order = 100;
+        for w in &mut m.web.widgets {
+            w.order = if w.id == "portal.security" { 100 } else { -10 };
         }
         m
     }

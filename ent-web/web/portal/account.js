@@ -33,6 +33,7 @@ const T = {
   feedsNew: { fr: "Créer mes adresses d'abonnement", en: "Create my subscription addresses" },
   feedsNone: { fr: "Aucun service de ce portail ne propose d'agenda.", en: "No service of this portal offers a calendar." },
   open: { fr: "sessions ouvertes", en: "open sessions" },
+  openOne: { fr: "Une session ouverte", en: "One open session" },
   manage: { fr: "Gérer mon compte", en: "Manage my account" },
 };
 
@@ -163,7 +164,7 @@ class SecurityCard extends HTMLElement {
       const [me, { sessions }] = await Promise.all([request("GET", "/api/v1/me"), request("GET", "/api/v1/auth/sessions")]);
       this.replaceChildren(
         h("p", {}, `${t(T.totp)} : `, h("strong", {}, me.second_factor ? "✓" : "✗"), " ", me.second_factor ? t(T.totpOn) : t(T.totpOff)),
-        h("p", {}, `${sessions.length} ${t(T.open)}`),
+        h("p", {}, sessions.length === 1 ? t(T.openOne) : `${sessions.length} ${t(T.open)}`),
         h("p", {}, h("a", { href: "#/portal.account" }, t(T.manage))));
     } catch (e) { this.replaceChildren(notice(e.message)); }
   }
