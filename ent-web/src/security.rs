@@ -101,7 +101,9 @@ pub(crate) async fn layer(request: Request, next: Next) -> Response {
     if !safe && !csrf_ok(request.headers()) {
         return with_headers(ApiError::Csrf.into_response());
     }
-    let needs_csrf_cookie = safe && cookie(request.headers(), CSRF_COOKIE).is_none();
+    // Browsers get the CSRF cookie with their first page; API clients with a bearer token need none.
+    let needs_csrf_cookie =
+        safe && cookie(request.headers(), CSRF_COOKIE).is_none() && bearer(request.headers()).is_none();
     let mut response = next.run(request).await;
     if needs_csrf_cookie && let Ok(token) = Token::generate() {
         response

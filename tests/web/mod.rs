@@ -3,6 +3,7 @@
 //! apply path, one activated account per profile, the guestbook and a calendar module.
 
 mod browser;
+mod demo;
 mod http;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 // The portal's account components: the account page (password, sessions, second factor, calendar feeds),
 // the security widget, and the second-factor enrollment the shell shows when a profile requires one.
-import { request, t, h, notice } from "/assets/shell/api.js";
+import { request, loadMe, currentMe, t, h, notice } from "/assets/shell/api.js";
 
 const T = {
   title: { fr: "Mon compte", en: "My account" },
@@ -94,7 +94,7 @@ class AccountPage extends HTMLElement {
   disconnectedCallback() { window.removeEventListener("ent-lang-change", this.refresh); }
 
   async render() {
-    const [me, { sessions }] = await Promise.all([request("GET", "/api/v1/me"), request("GET", "/api/v1/auth/sessions")]);
+    const [me, { sessions }] = await Promise.all([loadMe(), request("GET", "/api/v1/auth/sessions")]);
     this.replaceChildren(
       h("h1", {}, t(T.title)),
       h("p", { class: "lead" }, `${me.user.display_name} — ${me.user.login}`),
@@ -161,7 +161,7 @@ class AccountPage extends HTMLElement {
 class SecurityCard extends HTMLElement {
   async connectedCallback() {
     try {
-      const [me, { sessions }] = await Promise.all([request("GET", "/api/v1/me"), request("GET", "/api/v1/auth/sessions")]);
+      const [me, { sessions }] = await Promise.all([currentMe(), request("GET", "/api/v1/auth/sessions")]);
       this.replaceChildren(
         h("p", {}, `${t(T.totp)} : `, h("strong", {}, me.second_factor ? "✓" : "✗"), " ", me.second_factor ? t(T.totpOn) : t(T.totpOff)),
         h("p", {}, sessions.length === 1 ? t(T.openOne) : `${sessions.length} ${t(T.open)}`),

@@ -73,6 +73,20 @@ export function call(module, action, input = {}) {
   return request("POST", `/api/v1/${encodeURIComponent(module)}/${encodeURIComponent(action)}`, input);
 }
 
+let meCache = null;
+
+/** Asks the server who is logged in (`GET /api/v1/me`) and remembers the answer for `currentMe`. */
+export function loadMe() {
+  meCache = request("GET", "/api/v1/me");
+  meCache.catch(() => { meCache = null; });
+  return meCache;
+}
+
+/** Who is logged in, as the shell last loaded it (no request when it has): components use it. */
+export function currentMe() {
+  return meCache ?? loadMe();
+}
+
 /** For a parent: the id of the child selected in the shell's switch (null otherwise). */
 export function currentChild() {
   return sessionStorage.getItem(CHILD_KEY);

@@ -1,6 +1,6 @@
 // The web shell: login and activation, then the portal built from the modules' manifests (navigation,
 // pages, home-page widgets for the user's profile), a child switch for parents, French first with English.
-import { request, t, lang, setLang, h, notice, currentChild, setChild } from "./api.js";
+import { request, loadMe, t, lang, setLang, h, notice, currentChild, setChild } from "./api.js";
 
 const top = document.getElementById("top");
 const main = document.getElementById("main");
@@ -250,7 +250,7 @@ async function render() {
 
 async function start(message) {
   try {
-    me = await request("GET", "/api/v1/me");
+    me = await loadMe();
   } catch (e) {
     me = null;
     if (e.code !== "not_logged_in" && e.code !== "session_expired") message = e.message;
