@@ -46,6 +46,7 @@ pub(crate) struct ServeArgs {
     title: String,
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(io)`
 fn io(e: std::io::Error) -> ent::Error {
     ent::Error::Config(format!("cannot serve: {e}"))
 }

@@ -190,7 +190,7 @@ async fn the_portal_in_chromium_for_every_profile() {
     let session =
         cookies.iter().find(|k| k.name() == "__Host-ent-session").expect("the session cookie over http://localhost");
     assert_eq!((session.secure(), session.http_only()), (Some(true), Some(true)));
-    assert_eq!(text(&c, "document.cookie").await.contains("ent-session"), false, "scripts cannot read the session");
+    assert!(!text(&c, "document.cookie").await.contains("ent-session"), "scripts cannot read the session");
     screenshot(&c, "home-activated").await;
     logout(&c).await;
 

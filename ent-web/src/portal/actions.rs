@@ -97,10 +97,10 @@ async fn units(tx: &mut dyn Transaction, who: UserId, year: SchoolYear) -> Resul
         out.insert(m.unit.uuid(), UnitView { kind, id: m.unit.uuid(), name, subjects: vec![], principal: false });
     }
     for t in query::teachings_of(tx, who, year).await? {
-        if !out.contains_key(&t.unit.uuid()) {
+        if let std::collections::btree_map::Entry::Vacant(e) = out.entry(t.unit.uuid()) {
             let (name, _) = unit_info(tx, t.unit).await?;
             let kind = if matches!(t.unit, Unit::Class(_)) { UnitKind::Class } else { UnitKind::Group };
-            out.insert(t.unit.uuid(), UnitView { kind, id: t.unit.uuid(), name, subjects: vec![], principal: false });
+            e.insert(UnitView { kind, id: t.unit.uuid(), name, subjects: vec![], principal: false });
         }
         let subject = tx.get_record::<Subject>(t.subject).await?.map(|s| s.value.label).unwrap_or_default();
         if let Some(v) = out.get_mut(&t.unit.uuid()) {
