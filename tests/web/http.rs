@@ -367,6 +367,12 @@ async fn staff_enroll_a_second_factor_before_anything_else() {
     assert_eq!(confirmed.status, StatusCode::OK, "{}", String::from_utf8_lossy(&confirmed.body));
     assert_eq!(confirmed.json()["recovery_codes"].as_array().unwrap().len(), 10);
     assert_ne!(c.jar["__Host-ent-session"], before, "a privilege change rotates the token");
+    let classes = c.post("/api/v1/portal/my_classes", json!({})).await.json();
+    let names: Vec<&str> = classes["units"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["3A", "5B"], "staff see their structure's classes");
+    let third = classes["units"][0]["id"].clone();
+    let members = c.post("/api/v1/portal/unit_members", json!({"kind": "class", "id": third})).await.json();
+    assert_eq!(members["members"].as_array().unwrap().len(), 2);
     let card = c.post("/api/v1/portal/structure_card", json!({})).await.json();
     assert_eq!(card["name"], "Collège Jean Zay — Orléans");
     assert_eq!(card["people"][0], json!({"profile": "eleve", "count": 3}));
