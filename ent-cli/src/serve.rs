@@ -14,8 +14,9 @@ use clap::Args;
 use ent::core::Ent;
 use ent::core::account::{AccountPolicy, Accounts};
 use ent::core::clock::{Clock, SystemClock};
-use ent::core::directory::Profile;
+use ent::core::directory::{Profile, User};
 use ent::core::rights::{AuditAppender, RightsEngine};
+use ent::core::storage::{Record, Scan, TxMode};
 use ent::import::demo::DemoConfig;
 use ent::storage::fs::FsBlobStore;
 use ent::web::{Portal, WebConfig};
@@ -62,6 +63,12 @@ fn profile_label(p: Profile) -> &'static str {
     }
 }
 
+/// Whether the directory holds no account yet.
+async fn is_empty(ent: &Ent) -> ent::Result<bool> {
+    let mut tx = ent.store().begin(TxMode::ReadOnly).await?;
+    Ok(tx.count(&Scan::primary(User::COLLECTION).limit(1)).await? == 0)
+}
+
 /// Runs the portal until Ctrl-C.
 pub(crate) async fn serve(opened: &Ent, args: &ServeArgs) -> ent::Result<Outcome> {
     // The command opened the store (checking its URL and versions); the portal is assembled on it.
@@ -92,6 +99,13 @@ pub(crate) async fn serve(opened: &Ent, args: &ServeArgs) -> ent::Result<Outcome
         writeln!(
             out,
             "Mode démo : la double authentification n'est pas exigée. / Demo mode: no second factor required."
+        )
+        .map_err(io)?;
+    } else if is_empty(&ent).await? {
+        writeln!(
+            out,
+            "La base ne contient encore personne : `ent serve --demo` pour essayer, ou `ent import` pour un annuaire.\n\
+             The database holds nobody yet: `ent serve --demo` to try the portal, or `ent import` a directory."
         )
         .map_err(io)?;
     }
