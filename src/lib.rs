@@ -5,3 +5,8 @@ pub use ent_core::{Error, Result};
 pub use ent_import as import;
 pub use ent_modules as modules;
 pub use ent_storage as storage;
+#[cfg(feature = "web")]
+pub use ent_web as web;
+
+#[cfg(feature = "web")]
+pub mod portal;

@@ -19,3 +19,5 @@ mod settings;
 #[cfg(feature = "sqlite")]
 mod sqlite_processes;
 mod storage_memory;
+#[cfg(feature = "web")]
+mod web;

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod database;
 mod import;
+mod serve;
 mod summary;
 
 /// ent: an Espace Numérique de Travail.
@@ -31,6 +32,8 @@ enum Command {
     Import(ImportCommand),
     /// Generates the demo population (seeded, deterministic) and applies it like a feed.
     Demo(DemoArgs),
+    /// Runs the portal: the web shell and the JSON API (`--demo`: with the demo school, to try it).
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
                 import::oneroster(&ent, &path, year, &common).await
             }
             Command::Demo(args) => import::demo(&ent, &args).await,
+            Command::Serve(args) => serve::serve(&ent, &args).await,
         }
     });
     match result {

@@ -307,6 +307,12 @@ impl Ent {
         Ok(rights::RightsAdmin { rt: &self.rt, engine })
     }
 
+    /// Whether `caller` holds `right` ([`Error::Forbidden`] if not), by the assembly's [`Authorizer`]: the
+    /// same check every action's call makes. A web shell asks it to show only what the user may open.
+    pub async fn authorize(&self, caller: &Caller, right: &str) -> Result<()> {
+        self.rt.authorizer.authorize(&self.rt.registry, caller, right).await
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.rt.store

@@ -75,6 +75,93 @@ pub struct Manifest {
     /// Its translation catalogues.
     #[serde(default)]
     pub i18n: Vec<CatalogueDecl>,
+    /// What the web shell shows of it: navigation entries, pages, home-page widgets, iCal feeds
+    /// (`docs/web-ui.md`).
+    #[serde(default)]
+    pub web: WebDecl,
+}
+
+/// The module UI contract: what a module shows in the web shell. Pages and widgets are web components (plain
+/// ES modules, declared as [`AssetDecl`]s and shipped by [`super::ServiceModule::asset`]) that talk to the
+/// JSON action API. The guide is `docs/web-ui.md`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WebDecl {
+    /// Entries of the shell's navigation.
+    #[serde(default)]
+    pub nav: Vec<NavDecl>,
+    /// Pages: a custom element shown in the shell's main area.
+    #[serde(default)]
+    pub pages: Vec<PageDecl>,
+    /// Widgets of the home page, per profile.
+    #[serde(default)]
+    pub widgets: Vec<WidgetDecl>,
+    /// iCal feeds: read-only actions whose output is a list of calendar events, served at a URL carrying a
+    /// per-user feed token.
+    #[serde(default)]
+    pub ical_feeds: Vec<IcalFeedDecl>,
+}
+
+/// A text shown to users, French first: `{"fr": "Cahier de textes", "en": "Homework"}`. French is required;
+/// other languages fall back to it.
+pub type Label = std::collections::BTreeMap<String, String>;
+
+/// An entry of the shell's navigation, leading to one of the module's pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NavDecl {
+    /// The page it opens (`notes.grades`, a [`PageDecl::id`]).
+    pub page: String,
+    /// Its label.
+    pub label: Label,
+    /// The profiles that see it; empty: everyone who holds the page's right.
+    #[serde(default)]
+    pub profiles: Vec<Profile>,
+    /// Smaller first; entries of equal order keep the modules' order.
+    #[serde(default)]
+    pub order: i32,
+}
+
+/// A page of the module: a custom element, defined by a script the module ships.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PageDecl {
+    /// `module.page`; its address in the shell is `#/module.page`.
+    pub id: String,
+    /// The custom element's tag (`notes-grades`: lowercase, with a hyphen).
+    pub element: String,
+    /// The declared asset that defines it (`web/notes-grades.js`).
+    pub script: String,
+    /// The right a user must hold to see it (the shell hides entries of pages the user cannot open; the
+    /// actions it calls check their own rights anyway). `None`: anyone logged in.
+    #[serde(default)]
+    pub right: Option<String>,
+}
+
+/// A widget of the home page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WidgetDecl {
+    /// `module.widget`.
+    pub id: String,
+    /// The custom element's tag.
+    pub element: String,
+    /// The declared asset that defines it.
+    pub script: String,
+    /// Its title, shown above it.
+    pub title: Label,
+    /// The profiles whose home page shows it; empty: every profile.
+    #[serde(default)]
+    pub profiles: Vec<Profile>,
+    /// Smaller first.
+    #[serde(default)]
+    pub order: i32,
+}
+
+/// An iCal feed: a read-only action of the module whose output is `{"events": [...]}` (see
+/// `docs/web-ui.md`), served as `text/calendar`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IcalFeedDecl {
+    /// The action (`agenda.feed`); it is called with `{}` as the feed token's owner.
+    pub action: String,
+    /// The calendar's name in the subscriber's application.
+    pub name: Label,
 }
 
 /// A dependency on another module.
@@ -218,6 +305,7 @@ impl Manifest {
             notifications: Vec::new(),
             assets: Vec::new(),
             i18n: Vec::new(),
+            web: WebDecl::default(),
         }
     }
 
@@ -349,6 +437,57 @@ impl Manifest {
         self
     }
 
+    /// Declares a page (see [`WebDecl`]): `id` is `module.page`, `element` the custom element's tag,
+    /// `script` the declared asset defining it.
+    pub fn page(mut self, id: impl Into<String>, element: impl Into<String>, script: impl Into<String>) -> Self {
+        self.web.pages.push(PageDecl { id: id.into(), element: element.into(), script: script.into(), right: None });
+        self
+    }
+
+    /// Declares a navigation entry to one of the module's pages, labelled in French and English, shown to
+    /// `profiles` (empty: everyone).
+    pub fn nav(
+        mut self,
+        page: impl Into<String>,
+        fr: impl Into<String>,
+        en: impl Into<String>,
+        profiles: impl IntoIterator<Item = Profile>,
+    ) -> Self {
+        self.web.nav.push(NavDecl {
+            page: page.into(),
+            label: label(fr, en),
+            profiles: profiles.into_iter().collect(),
+            order: 0,
+        });
+        self
+    }
+
+    /// Declares a home-page widget for `profiles` (empty: everyone), titled in French and English.
+    pub fn widget(
+        mut self,
+        id: impl Into<String>,
+        element: impl Into<String>,
+        script: impl Into<String>,
+        title: (&str, &str),
+        profiles: impl IntoIterator<Item = Profile>,
+    ) -> Self {
+        self.web.widgets.push(WidgetDecl {
+            id: id.into(),
+            element: element.into(),
+            script: script.into(),
+            title: label(title.0, title.1),
+            profiles: profiles.into_iter().collect(),
+            order: 0,
+        });
+        self
+    }
+
+    /// Declares an iCal feed served from a read-only action (see [`IcalFeedDecl`]).
+    pub fn ical_feed(mut self, action: impl Into<String>, fr: impl Into<String>, en: impl Into<String>) -> Self {
+        self.web.ical_feeds.push(IcalFeedDecl { action: action.into(), name: label(fr, en) });
+        self
+    }
+
     /// The manifest as pretty-printed JSON.
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).expect("a manifest is plain JSON")
@@ -363,6 +502,11 @@ impl Manifest {
     pub fn find_setting(&self, name: &str) -> Option<&SettingDecl> {
         self.settings.iter().find(|s| s.name == name)
     }
+}
+
+/// A [`Label`] in French and English.
+pub fn label(fr: impl Into<String>, en: impl Into<String>) -> Label {
+    Label::from([("fr".to_owned(), fr.into()), ("en".to_owned(), en.into())])
 }
 
 /// The JSON Schema of a type, as a JSON value.

@@ -15,8 +15,9 @@ pub mod validation;
 pub use action::{Action, DynAction};
 pub use context::Context;
 pub use manifest::{
-    ActionDecl, AssetDecl, CORE_VERSION, CatalogueDecl, CollectionDecl, EventDecl, JobDecl, ListenDecl, Manifest,
-    NotificationDecl, Requirement, RightDecl, SettingDecl, schema_of,
+    ActionDecl, AssetDecl, CORE_VERSION, CatalogueDecl, CollectionDecl, EventDecl, IcalFeedDecl, JobDecl, Label,
+    ListenDecl, Manifest, NavDecl, NotificationDecl, PageDecl, Requirement, RightDecl, SettingDecl, WebDecl,
+    WidgetDecl, label, schema_of,
 };
 pub use registry::Registry;
 pub use service::{Handlers, Migration, ServiceModule};

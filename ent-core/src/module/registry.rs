@@ -82,6 +82,53 @@ fn config_error(module: &str, message: impl std::fmt::Display) -> Error {
     Error::Config(format!("module `{module}`: {message}"))
 }
 
+/// The module UI contract's own consistency: names owned by the module, custom element tags valid, scripts
+/// declared as assets, navigation to declared pages, French labels, iCal feeds on read-only actions.
+fn check_web(m: &Manifest) -> Result<()> {
+    let prefix = format!("{}.", m.id);
+    let err = |message: String| Err(config_error(&m.id, message));
+    let element_ok = |tag: &str| {
+        tag.contains('-')
+            && tag.starts_with(|c: char| c.is_ascii_lowercase())
+            && tag.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' || c == '_')
+    };
+    let script_ok = |path: &str| m.assets.iter().any(|a| a.path == path && a.media_type == "text/javascript");
+    let pieces = m.web.pages.iter().map(|p| ("page", &p.id, &p.element, &p.script));
+    let pieces = pieces.chain(m.web.widgets.iter().map(|w| ("widget", &w.id, &w.element, &w.script)));
+    for (kind, id, element, script) in pieces {
+        if !id.starts_with(&prefix) || id.len() == prefix.len() {
+            return err(format!("the {kind} `{id}` must be named `{prefix}<name>`"));
+        }
+        if !element_ok(element) {
+            return err(format!(
+                "the {kind} `{id}` has the element `{element}`: a custom element tag is lowercase with a hyphen"
+            ));
+        }
+        if !script_ok(script) {
+            return err(format!("the {kind} `{id}` needs `{script}` declared as a text/javascript asset"));
+        }
+    }
+    let labels = m.web.nav.iter().map(|n| (&n.page, &n.label));
+    let labels = labels.chain(m.web.widgets.iter().map(|w| (&w.id, &w.title)));
+    for (what, label) in labels.chain(m.web.ical_feeds.iter().map(|f| (&f.action, &f.name))) {
+        if label.get("fr").is_none_or(|t| t.trim().is_empty()) {
+            return err(format!("the label of `{what}` needs a French text (`fr`)"));
+        }
+    }
+    for nav in &m.web.nav {
+        if !m.web.pages.iter().any(|p| p.id == nav.page) {
+            return err(format!("the navigation entry to `{}` names no page of the module", nav.page));
+        }
+    }
+    for feed in &m.web.ical_feeds {
+        match m.actions.iter().find(|a| a.name == feed.action) {
+            Some(a) if a.read_only => {}
+            _ => return err(format!("the iCal feed `{}` must be a read-only action of the module", feed.action)),
+        }
+    }
+    Ok(())
+}
+
 fn check_id(id: &str) -> Result<()> {
     let ok = id.len() <= 32
         && id.starts_with(|c: char| c.is_ascii_lowercase())
@@ -236,6 +283,7 @@ impl Registry {
             }
             self.settings.insert(s.name.clone(), Arc::new(SettingEntry { decl: s.clone(), check }));
         }
+        check_web(m)?;
         for asset in m.assets.iter().map(|a| &a.path).chain(m.i18n.iter().map(|c| &c.path)) {
             if entry.module.asset(asset).is_none() {
                 return Err(config_error(
@@ -414,5 +462,63 @@ impl Registry {
 
     pub(crate) fn entries(&self) -> impl Iterator<Item = &ModuleEntry> {
         self.modules.values()
+    }
+}
+
+#[cfg(test)]
+mod web_tests {
+    use super::check_web;
+    use crate::directory::Profile;
+    use crate::module::Manifest;
+
+    fn base() -> Manifest {
+        Manifest::new("news", "1.0.0").asset("web/news-page.js", "text/javascript").asset("web/news.css", "text/css")
+    }
+
+    #[test]
+    fn a_consistent_ui_passes() {
+        let m = base()
+            .page("news.list", "news-page", "web/news-page.js")
+            .nav("news.list", "Actualités", "News", [])
+            .widget(
+                "news.latest",
+                "news-page",
+                "web/news-page.js",
+                ("Dernières nouvelles", "Latest news"),
+                [Profile::Eleve],
+            );
+        check_web(&m).unwrap();
+    }
+
+    #[test]
+    fn inconsistent_uis_are_refused_with_the_reason() {
+        let cases: Vec<(Manifest, &str)> = vec![
+            (base().page("other.list", "news-page", "web/news-page.js"), "must be named `news.<name>`"),
+            (base().page("news.list", "newspage", "web/news-page.js"), "custom element tag"),
+            (base().page("news.list", "News-page", "web/news-page.js"), "custom element tag"),
+            (base().page("news.list", "news-page", "web/missing.js"), "declared as a text/javascript asset"),
+            (base().page("news.list", "news-page", "web/news.css"), "declared as a text/javascript asset"),
+            (
+                base().page("news.list", "news-page", "web/news-page.js").nav("news.other", "A", "A", []),
+                "names no page",
+            ),
+            (base().page("news.list", "news-page", "web/news-page.js").nav("news.list", " ", "News", []), "French"),
+            (base().ical_feed("news.feed", "Actualités", "News"), "read-only action"),
+        ];
+        for (m, expected) in cases {
+            let e = check_web(&m).unwrap_err().to_string();
+            assert!(e.contains(expected), "{e} should contain {expected}");
+        }
+    }
+
+    #[test]
+    fn the_ui_survives_json_and_defaults_when_absent() {
+        let m = base().page("news.list", "news-page", "web/news-page.js").nav("news.list", "Actualités", "News", []);
+        let back: Manifest = serde_json::from_str(&m.to_json_pretty()).unwrap();
+        assert_eq!(back, m);
+        let mut v = serde_json::to_value(&m).unwrap();
+        v.as_object_mut().unwrap().remove("web");
+        let old: Manifest = serde_json::from_value(v).unwrap();
+        assert!(old.web.pages.is_empty(), "a manifest from before the UI contract still reads");
     }
 }

@@ -97,6 +97,9 @@ impl ServiceModule for Guestbook {
             .job("guestbook.purge", "Delete a structure's old signatures", None)
             .notification("guestbook.signed", "Someone signed your structure's guest book")
             .asset("web/guestbook-page.js", "text/javascript")
+            .page("guestbook.book", "guestbook-page", "web/guestbook-page.js")
+            .nav("guestbook.book", "Livre d'or", "Guest book", [])
+            .widget("guestbook.latest", "guestbook-page", "web/guestbook-page.js", ("Livre d'or", "Guest book"), [])
             .i18n("fr", "i18n/fr.ftl")
             .i18n("en", "i18n/en.ftl")
     }

@@ -1,0 +1,141 @@
+//! `ent serve`: the reference portal over the store of `--database`, with the web shell, the JSON API, the
+//! background workers; `--demo` first loads the demo school and prints logins to try it with.
+//!
+//! Sessions, throttling and rights versions live in the database, so several instances on one database
+//! (PostgreSQL behind a load balancer) need no sticky sessions.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use ent::core::Ent;
+use ent::core::account::{AccountPolicy, Accounts};
+use ent::core::clock::{Clock, SystemClock};
+use ent::core::directory::{Profile, User};
+use ent::core::rights::{AuditAppender, RightsEngine};
+use ent::core::storage::{Record, Scan, TxMode};
+use ent::import::demo::DemoConfig;
+use ent::storage::fs::FsBlobStore;
+use ent::web::{Portal, WebConfig};
+
+use crate::summary::Outcome;
+
+/// `ent serve` options (`--database` is the command's global option).
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Where to listen, `HOST:PORT`.
+    #[arg(long, env = "ENT_ADDR", default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Load the demo school (a collège of about 1,600 accounts) into an empty database first, and print
+    /// logins for each profile. Demo mode does not require a second factor of staff.
+    #[arg(long)]
+    demo: bool,
+    /// Where uploaded files go (a folder; share it between instances).
+    #[arg(long, env = "ENT_FILES", default_value = "ent-files")]
+    files: PathBuf,
+    /// Largest uploaded file, in MiB.
+    #[arg(long, default_value_t = 20)]
+    max_upload_mib: u64,
+    /// Take clients' addresses from `X-Forwarded-For` (only behind a proxy that sets it).
+    #[arg(long)]
+    trust_forwarded_for: bool,
+    /// The portal's name in page titles and the header.
+    #[arg(long, default_value = "ENT")]
+    title: String,
+}
+
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(io)`
+fn io(e: std::io::Error) -> ent::Error {
+    ent::Error::Config(format!("cannot serve: {e}"))
+}
+
+fn profile_label(p: Profile) -> &'static str {
+    match p {
+        Profile::Eleve => "élève / pupil",
+        Profile::Responsable => "parent",
+        Profile::Enseignant => "enseignant / teacher",
+        Profile::Direction => "direction / head",
+        Profile::AdminLocal => "administrateur / admin",
+        _ => "",
+    }
+}
+
+/// Whether the directory holds no account yet.
+async fn is_empty(ent: &Ent) -> ent::Result<bool> {
+    let mut tx = ent.store().begin(TxMode::ReadOnly).await?;
+    Ok(tx.count(&Scan::primary(User::COLLECTION).limit(1)).await? == 0)
+}
+
+/// Runs the portal until Ctrl-C.
+pub(crate) async fn serve(opened: &Ent, args: &ServeArgs) -> ent::Result<Outcome> {
+    // The command opened the store (checking its URL and versions); the portal is assembled on it.
+    let store = opened.store().clone();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let engine = RightsEngine::new(store.clone(), clock.clone());
+    let ent =
+        Ent::builder(store.clone()).clock(clock.clone()).authorizer(engine.clone()).module(Portal).build().await?;
+    let mut policy = AccountPolicy::default();
+    if args.demo {
+        policy.totp_required_for.clear();
+    }
+    let appender = Arc::new(AuditAppender::spawn(store.clone(), 10_000, Duration::from_secs(1)));
+    let accounts = Accounts::new(store.clone(), clock.clone(), policy).with_audit_appender(appender.clone());
+    let mut out = std::io::stdout().lock();
+    if args.demo {
+        writeln!(out, "Chargement de l'établissement de démonstration… / Loading the demo school…").map_err(io)?;
+        let logins = ent::portal::load_demo(&ent, &accounts, &DemoConfig::college()).await?;
+        writeln!(
+            out,
+            "\nComptes de démonstration / demo accounts (mot de passe / password: « {} »):",
+            ent::portal::DEMO_PASSWORD
+        )
+        .map_err(io)?;
+        for l in &logins {
+            writeln!(out, "  {:<24} {:<28} {}", profile_label(l.profile), l.login, l.display_name).map_err(io)?;
+        }
+        writeln!(
+            out,
+            "Mode démo : la double authentification n'est pas exigée. / Demo mode: no second factor required."
+        )
+        .map_err(io)?;
+    } else if is_empty(&ent).await? {
+        writeln!(
+            out,
+            "La base ne contient encore personne : `ent serve --demo` pour essayer, ou `ent import` pour un annuaire.\n\
+             The database holds nobody yet: `ent serve --demo` to try the portal, or `ent import` a directory."
+        )
+        .map_err(io)?;
+    }
+    let max_upload = args.max_upload_mib.saturating_mul(1 << 20);
+    let blobs = FsBlobStore::open(&args.files, max_upload)?.with_clock(clock);
+    let config = WebConfig {
+        max_upload_bytes: max_upload,
+        trust_forwarded_for: args.trust_forwarded_for,
+        blobs: Some(Arc::new(blobs)),
+        title: args.title.clone(),
+        ..WebConfig::default()
+    };
+    let workers = ent.spawn_workers(Duration::from_secs(5));
+    let app = ent::web::router(ent, accounts, config)?;
+    let listener = tokio::net::TcpListener::bind(&args.addr).await.map_err(io)?;
+    let local = listener.local_addr().map_err(io)?;
+    // Browsers treat http://localhost as a secure context: the portal's Secure cookies work there.
+    let host = if local.ip().is_loopback() { "localhost".to_owned() } else { local.ip().to_string() };
+    writeln!(out, "\nPortail prêt / portal ready: http://{host}:{}/   (Ctrl-C pour arrêter / to stop)", local.port())
+        .map_err(io)?;
+    drop(out);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    ent::web::axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(io)?;
+    workers.stop().await;
+    appender.flush().await?;
+    engine.flush().await?;
+    Ok(Outcome::Success)
+}
