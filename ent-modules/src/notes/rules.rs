@@ -1,0 +1,506 @@
+//! The averaging engine: pure functions, no I/O, exact arithmetic. The rules are those of DOMAIN.md
+//! section 2 and are documented with worked examples in `docs/modules/notes.md`.
+//!
+//! Every value is exact: grades and coefficients are [`Hundredths`], sums of products are integers, and an
+//! average is a rational number ([`Exact`], a big rational: no overflow, no binary float). Rounding happens
+//! only in [`round`], for display; the general average is computed from the exact subject averages.
+//!
+//! The hot path (a class's period: thousands of grades) stays in integers: per subject, grades are summed
+//! as `Σ C·N` per scale (C and N in hundredths) and only the final division builds a rational.
+//!
+//! ```
+//! use ent_modules::notes::rules::*;
+//! use ent_modules::notes::Hundredths;
+//! let grade = |n: u32, d: u32| Entry::new(d, Hundredths::units(1), Kind::Normal, Mark::Value(Hundredths::units(n)));
+//! // 15/20 and 6/10 rescaled to 20: (15 + 12) / 2 = 13.5.
+//! let avg = subject_average(&[grade(15, 20), grade(6, 10)], SubjectMode::Rescaled, OptionalRule::NeverLower);
+//! assert_eq!(round(avg.value.as_ref().unwrap(), Rounding::default()), "13.50");
+//! ```
+
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::hundredths::Hundredths;
+
+/// An exact rational number: every average and mean.
+pub type Exact = BigRational;
+
+/// A status given instead of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub enum Status {
+    /// `Abs`: absent; left out of averages.
+    #[serde(rename = "Abs")]
+    Absent,
+    /// `Disp`: dispensé (exempt); left out.
+    #[serde(rename = "Disp")]
+    Exempt,
+    /// `NN`: non noté (not graded); left out.
+    #[serde(rename = "NN")]
+    NotGraded,
+    /// `Inap`: inapte (unfit, physical education); left out.
+    #[serde(rename = "Inap")]
+    Unfit,
+    /// `NR`: non rendu (not handed in); left out.
+    #[serde(rename = "NR")]
+    NotHandedIn,
+    /// `AbsZ`: absent, counted as 0.
+    #[serde(rename = "AbsZ")]
+    AbsentZero,
+    /// `NRZ`: not handed in, counted as 0.
+    #[serde(rename = "NRZ")]
+    NotHandedInZero,
+}
+
+impl Status {
+    /// Every status.
+    pub const ALL: [Status; 7] = [
+        Status::Absent,
+        Status::Exempt,
+        Status::NotGraded,
+        Status::Unfit,
+        Status::NotHandedIn,
+        Status::AbsentZero,
+        Status::NotHandedInZero,
+    ];
+
+    /// Its code, as teachers type it (`Abs`, `AbsZ`...).
+    pub fn code(self) -> &'static str {
+        match self {
+            Status::Absent => "Abs",
+            Status::Exempt => "Disp",
+            Status::NotGraded => "NN",
+            Status::Unfit => "Inap",
+            Status::NotHandedIn => "NR",
+            Status::AbsentZero => "AbsZ",
+            Status::NotHandedInZero => "NRZ",
+        }
+    }
+
+    /// Whether it counts as a 0 (`AbsZ`, `NRZ`); every other status is left out of averages.
+    pub fn counts_as_zero(self) -> bool {
+        matches!(self, Status::AbsentZero | Status::NotHandedInZero)
+    }
+}
+
+/// What a pupil got: a value on the scale, or a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mark {
+    /// A value, between 0 and the scale.
+    Value(Hundredths),
+    /// A status.
+    Status(Status),
+}
+
+impl Mark {
+    /// The value that counts, in hundredths on the evaluation's scale: the value, 0 for `AbsZ`/`NRZ`,
+    /// nothing for the statuses left out.
+    pub fn counted(self) -> Option<u32> {
+        match self {
+            Mark::Value(v) => Some(v.0),
+            Mark::Status(s) if s.counts_as_zero() => Some(0),
+            Mark::Status(_) => None,
+        }
+    }
+}
+
+/// How an evaluation counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An ordinary evaluation.
+    #[default]
+    Normal,
+    /// Optional (facultative) *as a grade*: counted only under the structure's [`OptionalRule`].
+    Optional,
+    /// Optional *as a bonus*: only the points above half the scale count, added to the numerator.
+    Bonus,
+}
+
+/// How a subject's average weighs its evaluations (a setting per subject).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectMode {
+    /// Every grade rescaled to 20, weighted by its coefficient: `Σ(c·20·n/d) / Σc` (the default).
+    #[default]
+    Rescaled,
+    /// Points: `20 · Σ(c·n) / Σ(c·d)`: a test's weight grows with its scale.
+    Points,
+}
+
+/// Which optional grades count (a structure setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OptionalRule {
+    /// Optional grades taken from the best down, each counted only if it raises the running average: an
+    /// optional grade never lowers an average (the default).
+    #[default]
+    NeverLower,
+    /// Pronote's rule: an optional grade counts when it is above the average of the non-optional grades,
+    /// which can lower the final average when several count.
+    Pronote,
+}
+
+/// One evaluation's grade for a pupil, as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// The scale (noté sur), 1 to 100.
+    pub scale: u32,
+    /// The evaluation's coefficient.
+    pub coefficient: Hundredths,
+    /// How it counts.
+    pub kind: Kind,
+    /// What the pupil got.
+    pub mark: Mark,
+}
+
+impl Entry {
+    /// An entry.
+    pub fn new(scale: u32, coefficient: Hundredths, kind: Kind, mark: Mark) -> Entry {
+        Entry { scale, coefficient, kind, mark }
+    }
+
+    /// The counted value rescaled to 20, if the mark counts.
+    pub fn on_20(&self) -> Option<Exact> {
+        self.mark.counted().map(|n| ratio(i128::from(n), 5 * i128::from(self.scale.max(1))))
+    }
+}
+
+/// A subject average and which entries it counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectAverage {
+    /// The average on 20, exact; `None` when nothing counts (no countable grade, or a total coefficient of
+    /// 0): no average, never 0.
+    pub value: Option<Exact>,
+    /// Per entry, in the order given: whether it counted (an optional grade left out, a status left out, a
+    /// bonus with no points above half the scale are `false`).
+    pub counted: Vec<bool>,
+}
+
+fn ratio(n: i128, d: i128) -> Exact {
+    Exact::new(BigInt::from(n), BigInt::from(d))
+}
+
+fn twenty() -> Exact {
+    Exact::from_integer(BigInt::from(20))
+}
+
+/// The sums of a subject average, in integers. With C the coefficient and N the value in hundredths and d
+/// the scale:
+/// - rescaled: `avg = Σ(C·N/d) / (5·ΣC)`, kept as `Σ C·N` per scale and `ΣC`;
+/// - points: `avg = Σ(C·N) / (5·Σ(C·d))`.
+///
+/// (From `Σ(c·20·n/d)/Σc` and `20·Σ(c·n)/Σ(c·d)` with `c = C/100`, `n = N/100`.)
+#[derive(Debug, Clone, Default)]
+struct Sums {
+    points_mode: bool,
+    /// Rescaled: `Σ C·N` per scale, in scale order. Points: one entry, scale 1, holding `Σ C·N`.
+    by_scale: Vec<(u32, i128)>,
+    /// Rescaled: `ΣC`; points: `Σ C·d`.
+    weight: i128,
+}
+
+impl Sums {
+    fn new(mode: SubjectMode) -> Sums {
+        Sums { points_mode: mode == SubjectMode::Points, by_scale: Vec::new(), weight: 0 }
+    }
+
+    fn add_numerator(&mut self, scale: u32, amount: i128) {
+        let scale = if self.points_mode { 1 } else { scale.max(1) };
+        match self.by_scale.binary_search_by_key(&scale, |(d, _)| *d) {
+            Ok(i) => self.by_scale[i].1 += amount,
+            Err(i) => self.by_scale.insert(i, (scale, amount)),
+        }
+    }
+
+    fn add_grade(&mut self, scale: u32, coefficient: Hundredths, value: u32) {
+        let c = i128::from(coefficient.0);
+        self.add_numerator(scale, c * i128::from(value));
+        self.weight += if self.points_mode { c * i128::from(scale) } else { c };
+    }
+
+    /// A bonus: `C·(N − 50·d)` (its points above half the scale), numerator only.
+    fn add_bonus(&mut self, scale: u32, coefficient: Hundredths, excess: u32) {
+        self.add_numerator(scale, i128::from(coefficient.0) * i128::from(excess));
+    }
+
+    fn average(&self) -> Option<Exact> {
+        if self.weight == 0 {
+            return None;
+        }
+        let numerator = match self.by_scale.as_slice() {
+            [] => Exact::zero(),
+            [(d, s)] => ratio(*s, i128::from(*d)),
+            many => many.iter().fold(Exact::zero(), |acc, (d, s)| acc + ratio(*s, i128::from(*d))),
+        };
+        Some(numerator / Exact::from_integer(BigInt::from(5 * self.weight)))
+    }
+}
+
+/// A pupil's average in one subject for a period, from the entries of the subject's evaluations.
+///
+/// 1. Ordinary grades: values and `AbsZ`/`NRZ` (as 0) count, other statuses are left out; weighted by
+///    coefficient, rescaled to 20 or in points per `mode`.
+/// 2. Optional grades, per `rule` (see [`OptionalRule`]).
+/// 3. Bonuses: the points above half the scale, times the coefficient, on the numerator only (rescaled to
+///    20 in rescaled mode, as points in points mode); only when steps 1–2 gave an average (a bonus alone
+///    gives none); the result is capped at 20.
+///
+/// A total coefficient of 0 gives no average. The order of the entries changes nothing.
+pub fn subject_average(entries: &[Entry], mode: SubjectMode, rule: OptionalRule) -> SubjectAverage {
+    let mut sums = Sums::new(mode);
+    let mut counted = vec![false; entries.len()];
+    let mut optional: Vec<usize> = Vec::new();
+    let mut bonuses: Vec<usize> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        match e.kind {
+            Kind::Normal => {
+                if let Some(n) = e.mark.counted() {
+                    sums.add_grade(e.scale, e.coefficient, n);
+                    counted[i] = true;
+                }
+            }
+            Kind::Optional if e.mark.counted().is_some() => optional.push(i),
+            Kind::Optional => {}
+            Kind::Bonus => {
+                let half = 50 * e.scale;
+                if let Some(n) = e.mark.counted()
+                    && n > half
+                    && !e.coefficient.is_zero()
+                {
+                    bonuses.push(i);
+                }
+            }
+        }
+    }
+    // The average with the bonuses added and the cap applied: what the pupil is shown.
+    let finish = |sums: &Sums| -> Option<Exact> {
+        sums.average()?;
+        let mut with_bonus = sums.clone();
+        for &i in &bonuses {
+            let e = &entries[i];
+            with_bonus.add_bonus(e.scale, e.coefficient, e.mark.counted().unwrap_or(0) - 50 * e.scale);
+        }
+        let value = with_bonus.average()?;
+        Some(if value > twenty() { twenty() } else { value })
+    };
+    match rule {
+        _ if optional.is_empty() => {}
+        OptionalRule::Pronote => {
+            // Compared with the average of the ordinary grades alone, before any optional one counts.
+            let base = sums.average();
+            for &i in &optional {
+                let e = &entries[i];
+                let above = match (&base, e.on_20()) {
+                    (None, _) => true,
+                    (Some(b), Some(g)) => g > *b,
+                    (Some(_), None) => false,
+                };
+                if above {
+                    sums.add_grade(e.scale, e.coefficient, e.mark.counted().unwrap_or(0));
+                    counted[i] = true;
+                }
+            }
+        }
+        OptionalRule::NeverLower => {
+            // Best first; ties by coefficient (largest first), then scale, then position, so that the order
+            // of entry never changes the average.
+            let mut keyed: Vec<(usize, Exact)> =
+                optional.iter().map(|&i| (i, entries[i].on_20().unwrap_or_else(Exact::zero))).collect();
+            keyed.sort_by(|(a, va), (b, vb)| {
+                vb.cmp(va)
+                    .then_with(|| entries[*b].coefficient.cmp(&entries[*a].coefficient))
+                    .then_with(|| entries[*a].scale.cmp(&entries[*b].scale))
+                    .then_with(|| a.cmp(b))
+            });
+            // "Raises" is judged on the average as shown (bonuses and cap included), so that an optional
+            // grade never lowers what the pupil sees.
+            let mut current = finish(&sums);
+            for (i, _) in keyed {
+                let e = &entries[i];
+                let mut trial = sums.clone();
+                trial.add_grade(e.scale, e.coefficient, e.mark.counted().unwrap_or(0));
+                let after = finish(&trial);
+                let raises = match (&current, &after) {
+                    (_, None) => false,
+                    (None, Some(_)) => true,
+                    (Some(before), Some(after)) => after > before,
+                };
+                if raises {
+                    sums = trial;
+                    current = after;
+                    counted[i] = true;
+                }
+            }
+        }
+    }
+    let value = finish(&sums);
+    if value.is_some() {
+        for &i in &bonuses {
+            counted[i] = true;
+        }
+    }
+    SubjectAverage { value, counted }
+}
+
+/// The general average: subject averages weighted by the subject coefficients of the class and period;
+/// subjects without an average are skipped; a total coefficient of 0 gives none. Computed from the exact
+/// subject averages, never from rounded ones.
+pub fn general_average<'a>(subjects: impl IntoIterator<Item = (Hundredths, Option<&'a Exact>)>) -> Option<Exact> {
+    let mut numerator = Exact::zero();
+    let mut weight: i128 = 0;
+    for (coefficient, average) in subjects {
+        let Some(average) = average else { continue };
+        if coefficient.is_zero() {
+            continue;
+        }
+        numerator += average * Exact::from_integer(BigInt::from(coefficient.0));
+        weight += i128::from(coefficient.0);
+    }
+    (weight > 0).then(|| numerator / Exact::from_integer(BigInt::from(weight)))
+}
+
+/// Class statistics: the mean of the values, the lowest and the highest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// The mean of the values.
+    pub mean: Exact,
+    /// The lowest.
+    pub min: Exact,
+    /// The highest.
+    pub max: Exact,
+    /// How many values.
+    pub count: usize,
+}
+
+/// The statistics of some values (pupils' averages, or grades on an evaluation's scale); `None` when there
+/// are none.
+pub fn stats<'a>(values: impl IntoIterator<Item = &'a Exact>) -> Option<Stats> {
+    let mut iter = values.into_iter();
+    let first = iter.next()?;
+    let (mut sum, mut min, mut max, mut count) = (first.clone(), first, first, 1usize);
+    for v in iter {
+        sum += v;
+        if v < min {
+            min = v;
+        }
+        if v > max {
+            max = v;
+        }
+        count += 1;
+    }
+    Some(Stats { mean: sum / Exact::from_integer(BigInt::from(count)), min: min.clone(), max: max.clone(), count })
+}
+
+/// The statistics of the counted marks of an evaluation, on its own scale (`AbsZ`/`NRZ` count as 0, the
+/// other statuses are left out).
+pub fn evaluation_stats(marks: impl IntoIterator<Item = Mark>) -> Option<Stats> {
+    let values: Vec<Exact> = marks.into_iter().filter_map(|m| m.counted()).map(|n| ratio(i128::from(n), 100)).collect();
+    stats(&values)
+}
+
+/// Ranks, highest first, ties sharing a rank and the next rank skipped (1, 2, 2, 4); `None` for no value.
+pub fn ranks(values: &[Option<&Exact>]) -> Vec<Option<u32>> {
+    let mut order: Vec<(usize, &Exact)> = values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).collect();
+    order.sort_by(|(_, a), (_, b)| b.cmp(a));
+    let mut out = vec![None; values.len()];
+    let mut rank = 0u32;
+    let mut previous: Option<&Exact> = None;
+    for (position, (i, v)) in order.into_iter().enumerate() {
+        if previous != Some(v) {
+            rank = position as u32 + 1;
+            previous = Some(v);
+        }
+        out[i] = Some(rank);
+    }
+    out
+}
+
+/// The rounding step for display (a structure setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+pub enum Step {
+    /// To the hundredth: `12.35`.
+    #[default]
+    #[serde(rename = "0.01")]
+    Hundredth,
+    /// To the tenth: `12.4`.
+    #[serde(rename = "0.1")]
+    Tenth,
+    /// To the half point: `12.5`.
+    #[serde(rename = "0.5")]
+    Half,
+    /// To the point: `12`.
+    #[serde(rename = "1")]
+    Unit,
+}
+
+impl Step {
+    fn hundredths(self) -> u32 {
+        match self {
+            Step::Hundredth => 1,
+            Step::Tenth => 10,
+            Step::Half => 50,
+            Step::Unit => 100,
+        }
+    }
+
+    fn decimals(self) -> u8 {
+        match self {
+            Step::Hundredth => 2,
+            Step::Tenth | Step::Half => 1,
+            Step::Unit => 0,
+        }
+    }
+}
+
+/// Which way to round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// To the nearest step, a half going up (12.345 to the hundredth is 12.35).
+    #[default]
+    Nearest,
+    /// Up to the next step (12.301 to the tenth is 12.4).
+    Up,
+}
+
+/// How averages are shown (a structure setting): applied only for display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rounding {
+    /// The step.
+    pub step: Step,
+    /// The direction.
+    pub direction: Direction,
+}
+
+/// Rounds an exact non-negative value for display, as text with the step's decimals (`"12.35"`, `"12.5"`,
+/// `"12"`). Exact: 12.345 to the hundredth is `"12.35"`, whatever the arithmetic that produced it.
+pub fn round(value: &Exact, rounding: Rounding) -> String {
+    round_hundredths(value, rounding).fixed(rounding.step.decimals())
+}
+
+/// Rounds to the step, as hundredths.
+pub fn round_hundredths(value: &Exact, rounding: Rounding) -> Hundredths {
+    let step = i128::from(rounding.step.hundredths());
+    // In steps: value · 100 / step.
+    let scaled = value * Exact::new(BigInt::from(100), BigInt::from(step));
+    let steps = match rounding.direction {
+        Direction::Nearest => (scaled + Exact::new(BigInt::one(), BigInt::from(2))).floor(),
+        Direction::Up => scaled.ceil(),
+    };
+    let steps = steps.to_integer();
+    let steps = if steps.is_negative() { 0 } else { steps.to_i128().unwrap_or(i128::MAX / step) };
+    Hundredths(u32::try_from(steps * step).unwrap_or(u32::MAX))
+}
+
+/// An exact value as a reduced fraction (`"247/20"`, `"13"`), for auditing and tests.
+pub fn fraction(value: &Exact) -> String {
+    if value.denom().is_one() { value.numer().to_string() } else { format!("{}/{}", value.numer(), value.denom()) }
+}
+
+#[cfg(test)]
+mod tests;
