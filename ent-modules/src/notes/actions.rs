@@ -390,13 +390,13 @@ impl Action for RecordGrades {
                 (Ok(i), Some(mark)) => {
                     let g = &mut e.grades[i];
                     if g.mark != mark || g.comment != comment {
-                        *g = Grade { pupil, mark, comment, updated_at: now };
+                        *g = Grade { pupil, mark, comment };
                         written += 1;
                         shown.push(pupil);
                     }
                 }
                 (Err(i), Some(mark)) => {
-                    e.grades.insert(i, Grade { pupil, mark, comment, updated_at: now });
+                    e.grades.insert(i, Grade { pupil, mark, comment });
                     written += 1;
                     shown.push(pupil);
                 }

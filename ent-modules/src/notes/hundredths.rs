@@ -91,8 +91,9 @@ impl std::str::FromStr for Hundredths {
             return Err(bad("at most two decimal places"));
         }
         let int: u64 = int.parse().map_err(|_| bad("too large"))?;
+        // "5" is 50 hundredths, "05" is 5: digits only, checked above.
         let frac: u64 =
-            if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| bad("not a number"))? };
+            frac.bytes().fold(0, |acc, b| acc * 10 + u64::from(b - b'0')) * if frac.len() == 1 { 10 } else { 1 };
         let value = int
             .checked_mul(100)
             .and_then(|v| v.checked_add(frac))
@@ -110,14 +111,37 @@ impl Serialize for Hundredths {
 
 impl<'de> Deserialize<'de> for Hundredths {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(d)?;
-        let text = match &value {
-            // serde_json prints a float as its shortest round-trip text: 12.3 reads as "12.3".
-            serde_json::Value::Number(n) => n.to_string(),
-            serde_json::Value::String(s) => s.clone(),
-            other => return Err(serde::de::Error::custom(format!("expected a decimal number, found {other}"))),
-        };
-        text.parse().map_err(|e: Error| serde::de::Error::custom(e.to_string()))
+        d.deserialize_any(HundredthsVisitor)
+    }
+}
+
+struct HundredthsVisitor;
+
+impl serde::de::Visitor<'_> for HundredthsVisitor {
+    type Value = Hundredths;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a decimal number with at most two decimal places")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Hundredths, E> {
+        v.parse().map_err(|e: Error| E::custom(e.to_string()))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Hundredths, E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Hundredths, E> {
+        self.visit_str(&v.to_string())
+    }
+
+    /// A float is read through its shortest round-trip text (Rust prints 12.3 as "12.3"): what was typed.
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Hundredths, E> {
+        if !v.is_finite() {
+            return Err(E::custom("not a finite number"));
+        }
+        self.visit_str(&v.to_string())
     }
 }
 

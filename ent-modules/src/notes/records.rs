@@ -30,8 +30,6 @@ pub struct Grade {
     /// The teacher's comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    /// When it was last written.
-    pub updated_at: DateTime<Utc>,
 }
 
 /// An evaluation (devoir) of a class or group in a subject and period, with all its grades.

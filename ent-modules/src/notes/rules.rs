@@ -19,7 +19,7 @@
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{One, Signed, ToPrimitive, Zero};
+use num_traits::{One, ToPrimitive, Zero};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -184,8 +184,77 @@ fn ratio(n: i128, d: i128) -> Exact {
     Exact::new(BigInt::from(n), BigInt::from(d))
 }
 
-fn twenty() -> Exact {
-    Exact::from_integer(BigInt::from(20))
+/// An average while it is being computed: a fraction of `i128`s whenever it fits (with realistic scales and
+/// coefficients, always), a big rational otherwise. Comparisons cross-multiply, falling back to big
+/// rationals on overflow; only the final value becomes an [`Exact`].
+#[derive(Debug, Clone)]
+enum Frac {
+    /// numerator, denominator (> 0).
+    Small(i128, i128),
+    Big(Exact),
+}
+
+impl Frac {
+    fn exact(&self) -> Exact {
+        match self {
+            Frac::Small(n, d) => ratio(*n, *d),
+            Frac::Big(e) => e.clone(),
+        }
+    }
+
+    fn cmp(&self, other: &Frac) -> std::cmp::Ordering {
+        if let (Frac::Small(a, b), Frac::Small(c, d)) = (self, other)
+            && let (Some(x), Some(y)) = (a.checked_mul(*d), c.checked_mul(*b))
+        {
+            return x.cmp(&y);
+        }
+        self.exact().cmp(&other.exact())
+    }
+
+    fn gt(&self, other: &Frac) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Greater
+    }
+}
+
+const TWENTY: Frac = Frac::Small(20, 1);
+
+/// A counted mark rescaled to 20: `N / (5·d)`.
+fn on_20(n: u32, scale: u32) -> Frac {
+    Frac::Small(i128::from(n), 5 * i128::from(scale.max(1)))
+}
+
+fn lcm(a: i128, b: i128) -> Option<i128> {
+    (a / num_integer::Integer::gcd(&a, &b)).checked_mul(b)
+}
+
+/// `(n, d)` of an exact value when both fit in `i128`.
+fn small(value: &Exact) -> Option<(i128, i128)> {
+    Some((value.numer().to_i128()?, value.denom().to_i128()?))
+}
+
+/// `Σ w·v / Σ w`, exactly: over the least common multiple of the denominators in `i128` when it fits (one
+/// reduction at the end), in big rationals otherwise. `None` when the weights sum to 0.
+fn weighted_mean(items: &[(i128, &Exact)]) -> Option<Exact> {
+    let weight: i128 = items.iter().map(|(w, _)| *w).sum();
+    if weight == 0 {
+        return None;
+    }
+    let fast = || -> Option<Exact> {
+        let mut l: i128 = 1;
+        for (_, v) in items {
+            l = lcm(l, small(v)?.1)?;
+        }
+        let mut numerator: i128 = 0;
+        for (w, v) in items {
+            let (n, d) = small(v)?;
+            numerator = numerator.checked_add(w.checked_mul(n)?.checked_mul(l / d)?)?;
+        }
+        Some(ratio(numerator, weight.checked_mul(l)?))
+    };
+    Some(fast().unwrap_or_else(|| {
+        let sum = items.iter().fold(Exact::zero(), |acc, (w, v)| acc + *v * Exact::from_integer(BigInt::from(*w)));
+        sum / Exact::from_integer(BigInt::from(weight))
+    }))
 }
 
 /// The sums of a subject average, in integers. With C the coefficient and N the value in hundredths and d
@@ -227,16 +296,26 @@ impl Sums {
         self.add_numerator(scale, i128::from(coefficient.0) * i128::from(excess));
     }
 
-    fn average(&self) -> Option<Exact> {
+    fn average(&self) -> Option<Frac> {
         if self.weight == 0 {
             return None;
         }
-        let numerator = match self.by_scale.as_slice() {
-            [] => Exact::zero(),
-            [(d, s)] => ratio(*s, i128::from(*d)),
-            many => many.iter().fold(Exact::zero(), |acc, (d, s)| acc + ratio(*s, i128::from(*d))),
+        // Over the least common multiple L of the scales: avg = Σ S_d·(L/d) / (5·W·L).
+        let small = || -> Option<Frac> {
+            let mut l: i128 = 1;
+            for (d, _) in &self.by_scale {
+                l = lcm(l, i128::from(*d))?;
+            }
+            let mut numerator: i128 = 0;
+            for (d, s) in &self.by_scale {
+                numerator = numerator.checked_add(s.checked_mul(l / i128::from(*d))?)?;
+            }
+            Some(Frac::Small(numerator, self.weight.checked_mul(5)?.checked_mul(l)?))
         };
-        Some(numerator / Exact::from_integer(BigInt::from(5 * self.weight)))
+        Some(small().unwrap_or_else(|| {
+            let numerator = self.by_scale.iter().fold(Exact::zero(), |acc, (d, s)| acc + ratio(*s, i128::from(*d)));
+            Frac::Big(numerator / Exact::from_integer(BigInt::from(5 * self.weight)))
+        }))
     }
 }
 
@@ -277,7 +356,7 @@ pub fn subject_average(entries: &[Entry], mode: SubjectMode, rule: OptionalRule)
         }
     }
     // The average with the bonuses added and the cap applied: what the pupil is shown.
-    let finish = |sums: &Sums| -> Option<Exact> {
+    let finish = |sums: &Sums| -> Option<Frac> {
         sums.average()?;
         let mut with_bonus = sums.clone();
         for &i in &bonuses {
@@ -285,7 +364,7 @@ pub fn subject_average(entries: &[Entry], mode: SubjectMode, rule: OptionalRule)
             with_bonus.add_bonus(e.scale, e.coefficient, e.mark.counted().unwrap_or(0) - 50 * e.scale);
         }
         let value = with_bonus.average()?;
-        Some(if value > twenty() { twenty() } else { value })
+        Some(if value.gt(&TWENTY) { TWENTY } else { value })
     };
     match rule {
         _ if optional.is_empty() => {}
@@ -294,10 +373,9 @@ pub fn subject_average(entries: &[Entry], mode: SubjectMode, rule: OptionalRule)
             let base = sums.average();
             for &i in &optional {
                 let e = &entries[i];
-                let above = match (&base, e.on_20()) {
-                    (None, _) => true,
-                    (Some(b), Some(g)) => g > *b,
-                    (Some(_), None) => false,
+                let above = match &base {
+                    None => true,
+                    Some(b) => on_20(e.mark.counted().unwrap_or(0), e.scale).gt(b),
                 };
                 if above {
                     sums.add_grade(e.scale, e.coefficient, e.mark.counted().unwrap_or(0));
@@ -308,8 +386,10 @@ pub fn subject_average(entries: &[Entry], mode: SubjectMode, rule: OptionalRule)
         OptionalRule::NeverLower => {
             // Best first; ties by coefficient (largest first), then scale, then position, so that the order
             // of entry never changes the average.
-            let mut keyed: Vec<(usize, Exact)> =
-                optional.iter().map(|&i| (i, entries[i].on_20().unwrap_or_else(Exact::zero))).collect();
+            let mut keyed: Vec<(usize, Frac)> = optional
+                .iter()
+                .map(|&i| (i, on_20(entries[i].mark.counted().unwrap_or(0), entries[i].scale)))
+                .collect();
             keyed.sort_by(|(a, va), (b, vb)| {
                 vb.cmp(va)
                     .then_with(|| entries[*b].coefficient.cmp(&entries[*a].coefficient))
@@ -327,7 +407,7 @@ pub fn subject_average(entries: &[Entry], mode: SubjectMode, rule: OptionalRule)
                 let raises = match (&current, &after) {
                     (_, None) => false,
                     (None, Some(_)) => true,
-                    (Some(before), Some(after)) => after > before,
+                    (Some(before), Some(after)) => after.gt(before),
                 };
                 if raises {
                     sums = trial;
@@ -337,7 +417,7 @@ pub fn subject_average(entries: &[Entry], mode: SubjectMode, rule: OptionalRule)
             }
         }
     }
-    let value = finish(&sums);
+    let value = finish(&sums).map(|v| v.exact());
     if value.is_some() {
         for &i in &bonuses {
             counted[i] = true;
@@ -350,17 +430,9 @@ pub fn subject_average(entries: &[Entry], mode: SubjectMode, rule: OptionalRule)
 /// subjects without an average are skipped; a total coefficient of 0 gives none. Computed from the exact
 /// subject averages, never from rounded ones.
 pub fn general_average<'a>(subjects: impl IntoIterator<Item = (Hundredths, Option<&'a Exact>)>) -> Option<Exact> {
-    let mut numerator = Exact::zero();
-    let mut weight: i128 = 0;
-    for (coefficient, average) in subjects {
-        let Some(average) = average else { continue };
-        if coefficient.is_zero() {
-            continue;
-        }
-        numerator += average * Exact::from_integer(BigInt::from(coefficient.0));
-        weight += i128::from(coefficient.0);
-    }
-    (weight > 0).then(|| numerator / Exact::from_integer(BigInt::from(weight)))
+    let items: Vec<(i128, &Exact)> =
+        subjects.into_iter().filter_map(|(c, v)| v.filter(|_| !c.is_zero()).map(|v| (i128::from(c.0), v))).collect();
+    weighted_mean(&items)
 }
 
 /// Class statistics: the mean of the values, the lowest and the highest.
@@ -379,27 +451,37 @@ pub struct Stats {
 /// The statistics of some values (pupils' averages, or grades on an evaluation's scale); `None` when there
 /// are none.
 pub fn stats<'a>(values: impl IntoIterator<Item = &'a Exact>) -> Option<Stats> {
-    let mut iter = values.into_iter();
-    let first = iter.next()?;
-    let (mut sum, mut min, mut max, mut count) = (first.clone(), first, first, 1usize);
-    for v in iter {
-        sum += v;
-        if v < min {
+    let items: Vec<(i128, &Exact)> = values.into_iter().map(|v| (1, v)).collect();
+    let mean = weighted_mean(&items)?;
+    let (mut min, mut max) = (items[0].1, items[0].1);
+    for (_, v) in &items[1..] {
+        if *v < min {
             min = v;
         }
-        if v > max {
+        if *v > max {
             max = v;
         }
-        count += 1;
     }
-    Some(Stats { mean: sum / Exact::from_integer(BigInt::from(count)), min: min.clone(), max: max.clone(), count })
+    Some(Stats { mean, min: min.clone(), max: max.clone(), count: items.len() })
 }
 
 /// The statistics of the counted marks of an evaluation, on its own scale (`AbsZ`/`NRZ` count as 0, the
 /// other statuses are left out).
 pub fn evaluation_stats(marks: impl IntoIterator<Item = Mark>) -> Option<Stats> {
-    let values: Vec<Exact> = marks.into_iter().filter_map(|m| m.counted()).map(|n| ratio(i128::from(n), 100)).collect();
-    stats(&values)
+    // In integer hundredths: one rational for the mean, none for the rest.
+    let (mut sum, mut min, mut max, mut count) = (0u64, u32::MAX, 0u32, 0usize);
+    for n in marks.into_iter().filter_map(Mark::counted) {
+        sum += u64::from(n);
+        min = min.min(n);
+        max = max.max(n);
+        count += 1;
+    }
+    (count > 0).then(|| Stats {
+        mean: Exact::new(BigInt::from(sum), BigInt::from(100 * count as u64)),
+        min: ratio(i128::from(min), 100),
+        max: ratio(i128::from(max), 100),
+        count,
+    })
 }
 
 /// Ranks, highest first, ties sharing a rank and the next rank skipped (1, 2, 2, 4); `None` for no value.
@@ -486,15 +568,26 @@ pub fn round(value: &Exact, rounding: Rounding) -> String {
 /// Rounds to the step, as hundredths.
 pub fn round_hundredths(value: &Exact, rounding: Rounding) -> Hundredths {
     let step = i128::from(rounding.step.hundredths());
-    // In steps: value · 100 / step.
-    let scaled = value * Exact::new(BigInt::from(100), BigInt::from(step));
-    let steps = match rounding.direction {
-        Direction::Nearest => (scaled + Exact::new(BigInt::one(), BigInt::from(2))).floor(),
-        Direction::Up => scaled.ceil(),
+    // In steps, value·100/step = 100·n / (step·d); nearest (half up): ⌊(200·n + step·d) / (2·step·d)⌋;
+    // up: ⌈100·n / (step·d)⌉. Values are never negative.
+    let fast = || -> Option<i128> {
+        let (n, d) = small(value)?;
+        let sd = step.checked_mul(d)?;
+        Some(match rounding.direction {
+            Direction::Nearest => n.checked_mul(200)?.checked_add(sd)? / sd.checked_mul(2)?,
+            Direction::Up => (n.checked_mul(100)?.checked_add(sd - 1)?) / sd,
+        })
     };
-    let steps = steps.to_integer();
-    let steps = if steps.is_negative() { 0 } else { steps.to_i128().unwrap_or(i128::MAX / step) };
-    Hundredths(u32::try_from(steps * step).unwrap_or(u32::MAX))
+    let steps = fast().unwrap_or_else(|| {
+        let scaled = value * Exact::new(BigInt::from(100), BigInt::from(step));
+        let steps = match rounding.direction {
+            Direction::Nearest => (scaled + Exact::new(BigInt::one(), BigInt::from(2))).floor(),
+            Direction::Up => scaled.ceil(),
+        };
+        steps.to_integer().to_i128().unwrap_or(i128::MAX / step)
+    });
+    let steps = steps.max(0);
+    Hundredths(u32::try_from(steps.saturating_mul(step)).unwrap_or(u32::MAX))
 }
 
 /// An exact value as a reduced fraction (`"247/20"`, `"13"`), for auditing and tests.

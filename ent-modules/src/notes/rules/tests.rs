@@ -550,7 +550,37 @@ proptest! {
         rule in arb_rule(),
     ) {
         if let Some(v) = subject_average(&entries, mode, rule).value {
-            prop_assert!(v >= Exact::zero() && v <= twenty());
+            prop_assert!(v >= Exact::zero() && v <= Exact::from_integer(20.into()));
         }
     }
+}
+
+/// Twenty-five grades on the twenty-five prime scales below 100: the least common multiple of the scales
+/// (about 2.3·10^36) times 5·Σc overflows 128-bit integers, so the engine takes its big-rational path; the
+/// result must be the same exact value: 1 point on each scale, rescaled: Σ 20/p, over 25.
+#[test]
+fn scales_whose_common_multiple_overflows_stay_exact() {
+    let primes = [2u32, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97];
+    let entries: Vec<Entry> = primes.iter().map(|&p| n("1", p, "1")).collect();
+    let expected = primes.iter().fold(Exact::zero(), |acc, &p| acc + Exact::new(20.into(), p.into()))
+        / Exact::from_integer(25.into());
+    let got = subject_average(&entries, Rescaled, NeverLower).value.unwrap();
+    assert_eq!(got, expected);
+    // With an optional grade compared on that path: 1/2 rescaled is 10, far above the average: counted.
+    let mut with_optional = entries.clone();
+    with_optional.push(opt("1", 2, "1"));
+    let expected =
+        (expected * Exact::from_integer(25.into()) + Exact::from_integer(10.into())) / Exact::from_integer(26.into());
+    assert_eq!(subject_average(&with_optional, Rescaled, NeverLower).value.unwrap(), expected);
+}
+
+/// Values too large for 128-bit integers round through big rationals, with the same rules: 10 + 10^-39 is
+/// 10.00 to the nearest hundredth and 10.01 up.
+#[test]
+fn rounding_of_huge_fractions() {
+    let ten_and_a_bit = Exact::new(BigInt::from(10).pow(40u32) + 1, BigInt::from(10).pow(39u32));
+    assert_eq!(round(&ten_and_a_bit, Rounding { step: Step::Hundredth, direction: Direction::Nearest }), "10.00");
+    assert_eq!(round(&ten_and_a_bit, Rounding { step: Step::Hundredth, direction: Direction::Up }), "10.01");
+    let stats = stats([&ten_and_a_bit, &q("12")]).unwrap();
+    assert_eq!(stats.mean, (ten_and_a_bit.clone() + q("12")) / q("2"));
 }
