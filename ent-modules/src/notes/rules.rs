@@ -85,14 +85,74 @@ impl Status {
     }
 }
 
-/// What a pupil got: a value on the scale, or a status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+/// What a pupil got: a value on the scale, or a status. Stored as one string, `"12.5"` or `"Abs"`: a
+/// class's 30 grades are decoded on every read of its period, so the record stays flat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mark {
     /// A value, between 0 and the scale.
     Value(Hundredths),
     /// A status.
     Status(Status),
+}
+
+impl std::str::FromStr for Mark {
+    type Err = ent_core::Error;
+
+    fn from_str(text: &str) -> ent_core::Result<Mark> {
+        if text.starts_with(|c: char| c.is_ascii_digit()) {
+            return text.parse().map(Mark::Value);
+        }
+        Status::ALL.iter().find(|s| s.code() == text).map(|s| Mark::Status(*s)).ok_or_else(|| {
+            ent_core::Error::invalid(
+                "mark",
+                format!("`{text}` is neither a value nor a status (Abs, Disp, NN, Inap, NR, AbsZ, NRZ)"),
+            )
+        })
+    }
+}
+
+impl std::fmt::Display for Mark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mark::Value(v) => write!(f, "{v}"),
+            Mark::Status(s) => f.write_str(s.code()),
+        }
+    }
+}
+
+impl Serialize for Mark {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Mark {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Mark;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a value (\"12.5\") or a status code (\"Abs\")")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Mark, E> {
+                v.parse().map_err(|e: ent_core::Error| E::custom(e.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl JsonSchema for Mark {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Mark".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A value with at most two decimals (`\"12.5\"`) or a status code (`\"Abs\"`, `\"AbsZ\"`...)",
+            "type": "string"
+        })
+    }
 }
 
 impl Mark {

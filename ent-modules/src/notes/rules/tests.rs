@@ -584,3 +584,15 @@ fn rounding_of_huge_fractions() {
     let stats = stats([&ten_and_a_bit, &q("12")]).unwrap();
     assert_eq!(stats.mean, (ten_and_a_bit.clone() + q("12")) / q("2"));
 }
+
+#[test]
+fn marks_are_stored_as_one_string() {
+    for (mark, text) in
+        [(Mark::Value(h("12.5")), "12.5"), (Mark::Value(h("0")), "0"), (Mark::Status(Status::AbsentZero), "AbsZ")]
+    {
+        assert_eq!(serde_json::to_value(mark).unwrap(), serde_json::json!(text));
+        assert_eq!(serde_json::from_value::<Mark>(serde_json::json!(text)).unwrap(), mark);
+    }
+    assert!(serde_json::from_value::<Mark>(serde_json::json!("Absent")).is_err());
+    assert!(serde_json::from_value::<Mark>(serde_json::json!(12.5)).is_err());
+}
