@@ -781,6 +781,36 @@ async fn subject_options_optional_grades_bonuses_and_groups_through_the_actions(
     // (French 12 c2, Latin 12 c1).
     assert_eq!(view["rank"], 1);
     assert_eq!(subject(&view, "MATHEMATIQUES")["rank"], 1);
+    // Options for an unknown subject, or out of range, are refused.
+    match s
+        .call(
+            &direction,
+            "notes.set_subject_options",
+            json!({"class": s.class, "period": 1, "subject": SubjectId::new(), "coefficient": 1}),
+        )
+        .await
+    {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    invalid(
+        s.call(
+            &direction,
+            "notes.set_subject_options",
+            json!({"class": s.class, "period": 1, "subject": s.maths, "coefficient": 101}),
+        )
+        .await,
+        "coefficient",
+    );
+    // A teacher does not set coefficients.
+    forbidden(
+        s.call(
+            &s.teacher(s.maths_teacher),
+            "notes.set_subject_options",
+            json!({"class": s.class, "period": 1, "subject": s.maths, "coefficient": 1}),
+        )
+        .await,
+    );
     // A bad setting value is refused by its schema.
     match s.ent.set_setting(&admin, s.structure, "notes.options", &json!({"optional_rule": "best"}), None).await {
         Err(Error::InvalidSetting { .. }) => {}
