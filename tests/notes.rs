@@ -405,6 +405,18 @@ async fn a_teacher_grades_the_class_and_each_profile_sees_what_it_may() {
     forbidden(s.pupil_period(&s.pupil(0), Some(bruno), 1).await);
     forbidden(s.pupil_period(&parent, Some(bruno), 1).await);
 
+    // The teacher's grade book opens on the classes and subjects they teach.
+    let teachings = s.call(&s.teacher(s.maths_teacher), "notes.my_teachings", json!({})).await.unwrap();
+    assert_eq!(
+        teachings,
+        json!([{
+            "unit": {"unit": {"kind": "class", "id": s.class}, "name": "3A"},
+            "subject": {"id": s.maths, "code": "061300", "label": "MATHEMATIQUES"},
+            "principal": true,
+        }])
+    );
+    assert_eq!(s.call(&s.pupil(0), "notes.my_teachings", json!({})).await.unwrap(), json!([]));
+
     // The teacher's grid: pupils in name order, grades aligned with the evaluations, ranks.
     let grid_input = json!({"unit": {"kind": "class", "id": s.class}, "subject": s.maths, "period": 1});
     let grid = s.call(&s.teacher(s.maths_teacher), "notes.teacher_grid", grid_input.clone()).await.unwrap();

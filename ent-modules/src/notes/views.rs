@@ -979,3 +979,64 @@ pub fn compute_class(
         .collect();
     ClassComputation { subjects, averages, generals }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// A teacher's classes.
+
+/// Input of `notes.my_teachings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MyTeachingsInput {
+    /// The school year; the current one when absent.
+    #[serde(default)]
+    pub year: Option<i32>,
+}
+
+/// A class or group and subject the caller teaches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TeachingView {
+    /// The class or group.
+    pub unit: UnitView,
+    /// The subject.
+    pub subject: SubjectView,
+    /// Professeur principal of the class.
+    pub principal: bool,
+}
+
+/// `notes.my_teachings`: the classes and groups, with subjects, that the caller teaches in a year (what a
+/// teacher's grade book opens on), by class name then subject label.
+pub struct MyTeachings;
+
+#[async_trait]
+impl Action for MyTeachings {
+    type Input = MyTeachingsInput;
+    type Output = Vec<TeachingView>;
+    const NAME: &'static str = "notes.my_teachings";
+    const RIGHT: &'static str = READ;
+    const DESCRIPTION: &'static str = "The classes, groups and subjects the caller teaches";
+    const READ_ONLY: bool = true;
+
+    async fn run(&self, ctx: &mut Context<'_>, input: MyTeachingsInput) -> Result<Vec<TeachingView>> {
+        let teacher = ctx.caller().user_id().ok_or_else(|| Error::invalid("caller", "a user's own teachings"))?;
+        let year = service::year_or_current(ctx, input.year);
+        let teachings = query::teachings_of(ctx.tx(), teacher, year).await?;
+        let subject_views = subjects(ctx, teachings.iter().map(|t| t.subject)).await?;
+        let mut unit_names: HashMap<Unit, String> = HashMap::new();
+        for t in &teachings {
+            if !unit_names.contains_key(&t.unit) {
+                let info = service::load_unit(ctx, t.unit).await?;
+                unit_names.insert(t.unit, info.name);
+            }
+        }
+        let mut out: Vec<TeachingView> = teachings
+            .iter()
+            .map(|t| TeachingView {
+                unit: UnitView { unit: t.unit.into(), name: unit_names[&t.unit].clone() },
+                subject: subject_views[&t.subject].clone(),
+                principal: t.principal,
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.unit.name, &a.subject.label).cmp(&(&b.unit.name, &b.subject.label)));
+        Ok(out)
+    }
+}
