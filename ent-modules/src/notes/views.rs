@@ -1021,12 +1021,13 @@ impl Action for MyTeachings {
         let year = service::year_or_current(ctx, input.year);
         let teachings = query::teachings_of(ctx.tx(), teacher, year).await?;
         let subject_views = subjects(ctx, teachings.iter().map(|t| t.subject)).await?;
-        let mut unit_names: HashMap<Unit, String> = HashMap::new();
-        for t in &teachings {
-            if !unit_names.contains_key(&t.unit) {
-                let info = service::load_unit(ctx, t.unit).await?;
-                unit_names.insert(t.unit, info.name);
-            }
+        let mut units: Vec<Unit> = teachings.iter().map(|t| t.unit).collect();
+        units.sort_by_key(|u| u.uuid());
+        units.dedup();
+        let mut unit_names: HashMap<Unit, String> = HashMap::with_capacity(units.len());
+        for unit in units {
+            let info = service::load_unit(ctx, unit).await?;
+            unit_names.insert(unit, info.name);
         }
         let mut out: Vec<TeachingView> = teachings
             .iter()
