@@ -823,6 +823,36 @@ async fn subject_options_optional_grades_bonuses_and_groups_through_the_actions(
         )
         .await,
     );
+    // Without class statistics nor ranks for families, the pupil's own averages are unchanged.
+    s.ent
+        .set_setting(
+            &admin,
+            s.structure,
+            "notes.options",
+            &json!({"optional_rule": "pronote", "class_stats_for_families": false}),
+            None,
+        )
+        .await
+        .unwrap();
+    let private = s.pupil_period(&s.pupil(0), None, 1).await.unwrap();
+    assert_eq!(private["general"]["exact"], "130/9");
+    assert_eq!(private["general_class"], Value::Null);
+    assert_eq!(private["rank"], Value::Null);
+    assert_eq!(subject(&private, "FRANCAIS")["class"], Value::Null);
+    assert_eq!(subject(&private, "FRANCAIS")["evaluations"][0]["evaluation"]["stats"], Value::Null);
+    // Staff still see them.
+    let staff_view = s.pupil_period(&direction, Some(alice), 1).await.unwrap();
+    assert_eq!(staff_view["rank"], 1);
+    s.ent
+        .set_setting(
+            &admin,
+            s.structure,
+            "notes.options",
+            &json!({"optional_rule": "pronote", "show_rank": true, "rounding": {"step": "0.1", "direction": "up"}}),
+            None,
+        )
+        .await
+        .unwrap();
     // A bad setting value is refused by its schema.
     match s.ent.set_setting(&admin, s.structure, "notes.options", &json!({"optional_rule": "best"}), None).await {
         Err(Error::InvalidSetting { .. }) => {}

@@ -488,13 +488,15 @@ async fn pupil_period(
             && rights.as_ref().is_none_or(|r| r.teaches(e.unit, e.subject) || r.teaches(Unit::Class(class), e.subject))
     });
     sort_evaluations(&mut evaluations);
-    let classmates = member_ids(ctx, Unit::Class(class), year).await?;
+    let stats_allowed = !family || options.class_stats_for_families;
+    let rank_allowed = !family || options.show_rank;
+    // The classmates' averages are computed only for statistics and ranks the reader may see.
+    let classmates =
+        if stats_allowed || rank_allowed { member_ids(ctx, Unit::Class(class), year).await? } else { vec![pupil] };
     let all_options = subject_options(ctx, class, year, at.period).await?;
     let subject_views = subjects(ctx, evaluations.iter().map(|e| e.subject)).await?;
     let people = names(ctx, evaluations.iter().map(|e| e.teacher).chain([pupil])).await?;
 
-    let stats_allowed = !family || options.class_stats_for_families;
-    let rank_allowed = !family || options.show_rank;
     let rounding = options.rounding;
     let rule = options.optional_rule;
 
