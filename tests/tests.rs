@@ -11,6 +11,8 @@ mod import;
 mod jobs;
 #[cfg(feature = "messagerie")]
 mod messagerie;
+#[cfg(feature = "notes")]
+mod notes;
 mod oneroster;
 mod rights;
 mod rights_oracle;
