@@ -257,6 +257,12 @@ pub(crate) fn configure(conn: &Connection, synchronous: &str, cache_kib: i64) ->
     conn.pragma_update(None, "temp_store", "MEMORY").doing("setting temp_store")?;
     conn.pragma_update(None, "foreign_keys", false).doing("setting foreign_keys")?;
     conn.set_prepared_statement_cache_capacity(128);
+    // The query planner stability guarantee: without it SQLite compiles a statement whose `LIMIT` is a
+    // bound parameter again at every execution (it plans with the value), so every scan parsed its SQL
+    // anew (38 µs for a one-key lookup in a read-only transaction, 8 µs without). The plans do not depend on values here: every scan
+    // walks an index in order (see the scan tests).
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .doing("setting the query planner stability guarantee")?;
     Ok(())
 }
 
