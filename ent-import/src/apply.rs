@@ -8,7 +8,7 @@
 //! Each record is validated before anything is written; a bad record is rejected with its reason and the
 //! rest goes on. Re-applying the same batch changes nothing.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use ent_core::account::ActivationCode;
@@ -19,7 +19,8 @@ use ent_core::directory::{
 };
 use ent_core::id::{ClassId, GroupId, StructureId, SubjectId, UserId};
 use ent_core::rights;
-use ent_core::storage::{Record, Scan, Store, Transaction, TxExt, TxMode, Versioned, retry};
+use ent_core::storage::typed::to_new_record;
+use ent_core::storage::{Record, Scan, Store, Transaction, TxExt, TxMode, Tuple, Versioned, WriteOp, retry};
 use ent_core::{Error, Result};
 use futures::future::BoxFuture;
 
@@ -128,6 +129,52 @@ async fn upsert<T: Record + PartialEq>(
             tx.update_record(old.version, new).await?;
             Ok(Outcome::Updated)
         }
+    }
+}
+
+/// The writes of one transaction of the people and links phases, gathered while the transaction reads and
+/// sent at its end in one [`Transaction::write_batch`]: one call and one savepoint for the chunk instead of
+/// one per record (the per-operation cost that bounded the import of an académie).
+///
+/// Reads of the same transaction do not see these writes: the one read that would (the logins taken, for
+/// two namesakes of the same chunk) also looks at [`Writes::logins`].
+#[derive(Default)]
+struct Writes {
+    ops: Vec<WriteOp>,
+    /// Logins given to people created by this chunk.
+    logins: BTreeSet<String>,
+}
+
+impl Writes {
+    fn insert<T: Record>(&mut self, value: &T) -> Result<()> {
+        self.ops.push(WriteOp::Insert { collection: T::COLLECTION.into(), record: to_new_record(value)? });
+        Ok(())
+    }
+
+    fn update<T: Record>(&mut self, expected_version: u64, value: &T) -> Result<()> {
+        self.ops.push(WriteOp::Update {
+            collection: T::COLLECTION.into(),
+            expected_version,
+            record: to_new_record(value)?,
+        });
+        Ok(())
+    }
+
+    fn delete<T: Record>(&mut self, id: Tuple, expected_version: u64) {
+        self.ops.push(WriteOp::Delete { collection: T::COLLECTION.into(), id, expected_version: Some(expected_version) });
+    }
+
+    /// The user's rights version moves with this transaction.
+    fn bump_user(&mut self, user: UserId) {
+        self.ops.push(rights::version::bump_user_op(user));
+    }
+
+    /// Sends the gathered writes.
+    async fn send(self, tx: &mut dyn Transaction) -> Result<()> {
+        if !self.ops.is_empty() {
+            tx.write_batch(self.ops).await?;
+        }
+        Ok(())
     }
 }
 
@@ -471,9 +518,11 @@ async fn apply_people(
         let results = write(store, options.dry_run, |tx| {
             Box::pin(async move {
                 let mut out = Vec::with_capacity(part.len());
+                let mut writes = Writes::default();
                 for p in part {
-                    out.push(apply_person(tx, batch, p, now, options, ids_ref).await?);
+                    out.push(apply_person(tx, &mut writes, batch, p, now, options, ids_ref).await?);
                 }
+                writes.send(tx).await?;
                 Ok(out)
             })
         })
@@ -501,6 +550,7 @@ async fn apply_people(
 
 async fn apply_person(
     tx: &mut dyn Transaction,
+    writes: &mut Writes,
     batch: &Batch,
     p: &PersonIn,
     now: DateTime<Utc>,
@@ -518,7 +568,7 @@ async fn apply_person(
         None => {
             let base = base_login(&p.given_name, &p.family_name);
             let scan = Scan::index(User::COLLECTION, "by_login").starting_with(base.as_str()).limit(10_000).keys_only();
-            let taken: Vec<String> = tx
+            let mut taken: Vec<String> = tx
                 .scan(&scan)
                 .await?
                 .entries
@@ -528,7 +578,10 @@ async fn apply_person(
                     _ => None,
                 })
                 .collect();
+            // Namesakes created earlier in this chunk are not written yet.
+            taken.extend(writes.logins.range(base.clone()..).take_while(|l| l.starts_with(base.as_str())).cloned());
             let login = first_free(&base, &taken);
+            writes.logins.insert(login.clone());
             let user = User {
                 id: UserId::new(),
                 login: login.clone(),
@@ -541,9 +594,9 @@ async fn apply_person(
                 state: AccountState::Pending,
                 sources: vec![source],
             };
-            tx.insert_record(&user).await?;
+            writes.insert(&user)?;
             let (secret, record) = ActivationCode::issue(user.id, now, options.activation_validity)?;
-            tx.insert_record(&record).await?;
+            writes.insert(&record)?;
             let code = IssuedCode { user: user.id, login, code: secret.display() };
             (user, Outcome::Created, Some(code))
         }
@@ -569,7 +622,7 @@ async fn apply_person(
             let outcome = if user == old_sorted && user.affiliations == old.value.affiliations {
                 Outcome::Unchanged
             } else {
-                tx.update_record(old.version, &user).await?;
+                writes.update(old.version, &user)?;
                 Outcome::Updated
             };
             (user, outcome, None)
@@ -577,15 +630,16 @@ async fn apply_person(
     };
     // A person created just now has no membership nor assignment yet: nothing to read.
     let fresh = matches!(outcome, Outcome::Created);
-    let (moved, units_changed) = sync_memberships(tx, batch, &user, &resolved, &ids.covered, fresh).await?;
-    let teachings_changed = sync_teachings(tx, batch, &user, &resolved, &ids.covered, fresh).await?;
+    let (moved, units_changed) = sync_memberships(tx, writes, batch, &user, &resolved, &ids.covered, fresh).await?;
+    let teachings_changed = sync_teachings(tx, writes, batch, &user, &resolved, &ids.covered, fresh).await?;
     let outcome = match outcome {
         Outcome::Unchanged if units_changed || teachings_changed => Outcome::Updated,
         o => o,
     };
-    if !matches!(outcome, Outcome::Unchanged) {
+    if matches!(outcome, Outcome::Updated) {
         // Affiliations, state, memberships or assignments moved: compiled rights must be compiled again.
-        rights::version::bump_user(tx, user.id).await?;
+        // (A new account has rights compiled nowhere yet: its version starts at 0 with what it holds now.)
+        writes.bump_user(user.id);
     }
     Ok(PersonOutcome::Written { key: p.key.clone(), id: user.id, outcome, moved, code })
 }
@@ -594,6 +648,7 @@ async fn apply_person(
 /// batch says. Returns (changed class, changed anything).
 async fn sync_memberships(
     tx: &mut dyn Transaction,
+    writes: &mut Writes,
     batch: &Batch,
     user: &User,
     r: &Resolved,
@@ -632,11 +687,11 @@ async fn sync_memberships(
         match wanted.iter().find(|w| w.unit == m.value.unit) {
             Some(w) if *w == m.value => {}
             Some(w) => {
-                tx.update_record(m.version, w).await?;
+                writes.update(m.version, w)?;
                 changed = true;
             }
             None => {
-                tx.delete_record::<Membership>(m.value.id(), Some(m.version)).await?;
+                writes.delete::<Membership>(m.value.id(), m.version);
                 left_class |= matches!(m.value.unit, Unit::Class(_));
                 changed = true;
             }
@@ -645,7 +700,7 @@ async fn sync_memberships(
     let mut joined_class = false;
     for w in &wanted {
         if !current.iter().any(|m| m.value.unit == w.unit) {
-            tx.insert_record(w).await?;
+            writes.insert(w)?;
             joined_class |= matches!(w.unit, Unit::Class(_));
             changed = true;
         }
@@ -656,6 +711,7 @@ async fn sync_memberships(
 /// Makes the teacher's assignments of the batch's year, in the structures the batch names, what it says.
 async fn sync_teachings(
     tx: &mut dyn Transaction,
+    writes: &mut Writes,
     batch: &Batch,
     user: &User,
     r: &Resolved,
@@ -693,18 +749,18 @@ async fn sync_teachings(
         match wanted.iter().find(|w| w.unit == t.value.unit && w.subject == t.value.subject) {
             Some(w) if *w == t.value => {}
             Some(w) => {
-                tx.update_record(t.version, w).await?;
+                writes.update(t.version, w)?;
                 changed = true;
             }
             None => {
-                tx.delete_record::<Teaching>(t.value.id(), Some(t.version)).await?;
+                writes.delete::<Teaching>(t.value.id(), t.version);
                 changed = true;
             }
         }
     }
     for w in &wanted {
         if !current.iter().any(|t| t.value.unit == w.unit && t.value.subject == w.subject) {
-            tx.insert_record(w).await?;
+            writes.insert(w)?;
             changed = true;
         }
     }
@@ -725,6 +781,7 @@ async fn apply_links(
         let results = write(store, dry_run, |tx| {
             Box::pin(async move {
                 let mut out = Vec::new();
+                let mut writes = Writes::default();
                 for p in part {
                     let Some(child) = ids.people.get(&p.key).copied() else { continue };
                     let mut wanted: BTreeMap<UserId, ParentLink> = BTreeMap::new();
@@ -772,26 +829,27 @@ async fn apply_links(
                         match wanted.get(&c.value.parent) {
                             Some(w) if *w == c.value => {}
                             Some(w) => {
-                                tx.update_record(c.version, w).await?;
-                                rights::version::bump_user(tx, c.value.parent).await?;
+                                writes.update(c.version, w)?;
+                                writes.bump_user(c.value.parent);
                                 changed = true;
                             }
                             None => {
-                                tx.delete_record::<ParentLink>(c.value.id(), Some(c.version)).await?;
-                                rights::version::bump_user(tx, c.value.parent).await?;
+                                writes.delete::<ParentLink>(c.value.id(), c.version);
+                                writes.bump_user(c.value.parent);
                                 changed = true;
                             }
                         }
                     }
                     for (parent, w) in &wanted {
                         if !current.iter().any(|c| c.value.parent == *parent) {
-                            tx.insert_record(w).await?;
-                            rights::version::bump_user(tx, *parent).await?;
+                            writes.insert(w)?;
+                            writes.bump_user(*parent);
                             changed = true;
                         }
                     }
                     out.push((p.key.clone(), changed, problems));
                 }
+                writes.send(tx).await?;
                 Ok(out)
             })
         })
