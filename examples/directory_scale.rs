@@ -1,7 +1,7 @@
 //! Loads a demo académie into a SQLite file through the apply path, then applies a 1% delta and runs name
 //! searches, timing each step. The figures of `docs/benchmarks.md` ("Directory at scale") come from here.
 //!
-//! `cargo run --release --features sqlite --example directory_scale -- STRUCTURES [DB_PATH]`
+//! `cargo run --release --features sqlite --example directory_scale -- STRUCTURES [DB_PATH] [CHUNK]`
 
 #![allow(clippy::print_stdout)] // an example talks to its reader
 
@@ -28,7 +28,9 @@ async fn main() -> ent::Result<()> {
     let ent = Ent::builder(store.clone()).build().await?;
     let clock = SystemClock;
     let demo = Demo::new(DemoConfig::structures(structures));
-    let options = ApplyOptions::default();
+    // Records per transaction (ApplyOptions::chunk).
+    let chunk: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(ApplyOptions::default().chunk);
+    let options = ApplyOptions { chunk, ..ApplyOptions::default() };
 
     let started = Instant::now();
     let mut accounts = 0u64;
