@@ -255,7 +255,11 @@ async fn apply_structures(
                         academie: s.academie.clone(),
                         time_zone: s.time_zone.clone(),
                         parent: old.as_ref().and_then(|o| o.value.parent),
-                        periods: s.periods,
+                        // A feed that does not say keeps the structure's choice.
+                        periods: s
+                            .periods
+                            .or(old.as_ref().map(|o| o.value.periods))
+                            .unwrap_or(ent_core::directory::PeriodKind::Trimestres),
                         source: Some(ent_core::directory::SourceKey::new(&batch.source, &s.key)),
                     };
                     out.push((s.key.clone(), new.id, upsert(tx, old, &new).await?));
@@ -509,7 +513,9 @@ async fn apply_people(
             report.reject("person", &p.key, "missing mandatory attribute: given name");
         } else if p.family_name.trim().is_empty() {
             report.reject("person", &p.key, "missing mandatory attribute: family name");
-        } else if p.affiliations.is_empty() {
+        } else if p.affiliations.is_empty() && matches!(batch.mode, Mode::Full { .. }) {
+            // A delta may change a known person alone (an AAF responsable without their children): see
+            // `apply_person`. A full feed is the truth about its people's profiles: it must give one.
             report.reject("person", &p.key, "missing mandatory attribute: profile");
         } else {
             valid.push(p);
@@ -566,6 +572,10 @@ async fn apply_person(
         Err(reason) => return rejected(reason),
     };
     let old = by_source::<User>(tx, &batch.source, &p.key).await?;
+    if old.is_none() && resolved.affiliations.is_empty() {
+        // Only a delta gets here: it may change someone known without their profiles, not create them.
+        return rejected("missing mandatory attribute: profile (a new person needs one)".into());
+    }
     let source = ent_core::directory::SourceKey::new(&batch.source, &p.key);
     let (user, outcome, code) = match old {
         None => {
