@@ -45,11 +45,8 @@ async fn main() -> ent::Result<()> {
         people += batch.people.len();
         files += write_batch(&batch, &feed_dir, &WriteOptions::on(date)).map_err(io)?.len();
     }
-    let bytes: u64 = std::fs::read_dir(&feed_dir)
-        .map_err(io)?
-        .filter_map(|e| e.ok()?.metadata().ok())
-        .map(|m| m.len())
-        .sum();
+    let bytes: u64 =
+        std::fs::read_dir(&feed_dir).map_err(io)?.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
     println!(
         "write: {structures} structures, {people} person records, {files} files, {:.0} MB in {:.1} s",
         bytes as f64 / 1e6,
@@ -62,6 +59,7 @@ async fn main() -> ent::Result<()> {
     let feeds = Feed::in_dir(&feed_dir).map_err(io)?;
     for pass in ["import", "re-import"] {
         let started = Instant::now();
+        let cpu = cpu_seconds();
         let mut parsing = Duration::ZERO;
         let mut total = Report::default();
         let mut accounts = 0usize;
@@ -79,10 +77,11 @@ async fn main() -> ent::Result<()> {
             total.held.extend(report.held);
         }
         let elapsed = started.elapsed();
+        let used = cpu_seconds().zip(cpu).map_or(f64::NAN, |(b, a)| b - a);
         println!(
-            "{pass}: {} feeds in {:.1} s (parsing {:.1} s, {:.1} MB/s; {:.0} person records/s overall); \
-             accounts created {accounts}; records created {}, updated {}, unchanged {}, deactivated {}, \
-             rejected {}, held {}",
+            "{pass}: {} feeds in {:.1} s, {used:.1} s of CPU (parsing {:.1} s, {:.1} MB/s; {:.0} person \
+             records/s overall); accounts created {accounts}; records created {}, updated {}, unchanged {}, \
+             deactivated {}, rejected {}, held {}",
             feeds.len(),
             elapsed.as_secs_f64(),
             parsing.as_secs_f64(),
@@ -100,4 +99,14 @@ async fn main() -> ent::Result<()> {
         }
     }
     Ok(())
+}
+
+/// CPU time of this process so far (user + system, from `/proc/self/stat`; `None` elsewhere than Linux):
+/// on a machine shared with other builds, the wall time measures the share the others left.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces) start with the state, field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }

@@ -330,7 +330,10 @@ async fn a_delta_changing_a_responsable_alone_updates_them() {
     let rejected: Vec<(&str, &str)> = report.rejected.iter().map(|r| (r.key.as_str(), r.reason.as_str())).collect();
     assert_eq!(rejected, [("5999", "missing mandatory attribute: profile (a new person needs one)")]);
     let after = user(&store, "aaf", "5001").await;
-    assert_eq!((after.given_name.as_str(), after.email.as_deref()), ("Claire-Hélène", Some("claire.martin@example.org")));
+    assert_eq!(
+        (after.given_name.as_str(), after.email.as_deref()),
+        ("Claire-Hélène", Some("claire.martin@example.org"))
+    );
     assert_eq!(after.affiliations, before.affiliations, "still the responsable of their children's structure");
     let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
     let children = query::children_of(&mut *tx, after.id, Responsables::All).await.unwrap();

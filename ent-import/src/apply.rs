@@ -20,7 +20,7 @@ use ent_core::directory::{
 use ent_core::id::{ClassId, GroupId, StructureId, SubjectId, UserId};
 use ent_core::rights;
 use ent_core::storage::typed::to_new_record;
-use ent_core::storage::{Record, Scan, Store, Transaction, TxExt, TxMode, Tuple, Versioned, WriteOp, retry};
+use ent_core::storage::{Record, Scan, Store, Transaction, Tuple, TxExt, TxMode, Versioned, WriteOp, retry};
 use ent_core::{Error, Result};
 use futures::future::BoxFuture;
 
@@ -164,7 +164,11 @@ impl Writes {
     }
 
     fn delete<T: Record>(&mut self, id: Tuple, expected_version: u64) {
-        self.ops.push(WriteOp::Delete { collection: T::COLLECTION.into(), id, expected_version: Some(expected_version) });
+        self.ops.push(WriteOp::Delete {
+            collection: T::COLLECTION.into(),
+            id,
+            expected_version: Some(expected_version),
+        });
     }
 
     /// The user's rights version moves with this transaction.
