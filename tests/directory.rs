@@ -350,8 +350,19 @@ async fn search_across_structures_by_profile() {
 /// assembly fills the new index at start-up, and search finds the people already there.
 #[tokio::test]
 async fn a_store_of_the_previous_token_indexes_is_reindexed_at_start_up() {
-    use ent::core::storage::{CollectionDef, IndexDef, KeyKind, NewRecord, Record};
-    let store = MemoryStore::new();
+    previous_token_indexes_are_reindexed(std::sync::Arc::new(MemoryStore::new())).await;
+}
+
+/// The same on a SQLite file: the old indexes' entries are dropped, the new one filled.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn a_sqlite_store_of_the_previous_token_indexes_is_reindexed_at_start_up() {
+    previous_token_indexes_are_reindexed(std::sync::Arc::new(ent::storage::sqlite::SqliteStore::in_memory().unwrap()))
+        .await;
+}
+
+async fn previous_token_indexes_are_reindexed(store: std::sync::Arc<dyn Store>) {
+    use ent::core::storage::{CollectionDef, IndexDef, KeyKind, NewRecord, Record, Scan};
     let old_users = CollectionDef::new(User::COLLECTION, [KeyKind::Uuid])
         .index(IndexDef::new("by_login", [KeyKind::Str]).unique())
         .index(IndexDef::new("by_source", [KeyKind::Str, KeyKind::Str]).unique())
@@ -375,9 +386,12 @@ async fn a_store_of_the_previous_token_indexes_is_reindexed_at_start_up() {
     tx.insert(User::COLLECTION, record).await.unwrap();
     tx.commit().await.unwrap();
 
-    let ent = ent::core::Ent::builder(std::sync::Arc::new(store.clone())).build().await.unwrap();
+    let ent = ent::core::Ent::builder(store.clone()).build().await.unwrap();
     let mut tx = ent.store().begin(TxMode::ReadOnly).await.unwrap();
     assert_eq!(ids(&query::search(&mut *tx, "helene", SearchScope::default(), 10).await.unwrap()), [helene.id]);
     let in_college = SearchScope { structure: Some(college), profile: None };
     assert_eq!(ids(&query::search(&mut *tx, "mart hel", in_college, 10).await.unwrap()), [helene.id]);
+    let entries = tx.count(&Scan::index(User::COLLECTION, records::TOKEN_INDEX)).await.unwrap();
+    assert_eq!(entries, 2, "one entry per token");
+    assert!(tx.count(&Scan::index(User::COLLECTION, "by_token")).await.is_err(), "the old index is gone");
 }
