@@ -33,7 +33,7 @@ fn setup(rt: &Runtime, store: Arc<dyn Store>) -> (Accounts, String) {
                 contract: Contract::Public,
                 academie: "ORLEANS-TOURS".into(),
                 time_zone: "Europe/Paris".into(),
-                periods: PeriodKind::Trimestres,
+                periods: Some(PeriodKind::Trimestres),
             }],
             subjects: vec![],
             classes: vec![],

@@ -1,7 +1,7 @@
 //! Loads a demo académie into a SQLite file through the apply path, then applies a 1% delta and runs name
 //! searches, timing each step. The figures of `docs/benchmarks.md` ("Directory at scale") come from here.
 //!
-//! `cargo run --release --features sqlite --example directory_scale -- STRUCTURES [DB_PATH]`
+//! `cargo run --release --features sqlite --example directory_scale -- STRUCTURES [DB_PATH] [CHUNK]`
 
 #![allow(clippy::print_stdout)] // an example talks to its reader
 
@@ -21,36 +21,60 @@ async fn main() -> ent::Result<()> {
     let mut args = std::env::args().skip(1);
     let structures: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let path = args.next().unwrap_or_else(|| format!("/tmp/ent-scale-{structures}.db"));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+    // With ENT_SCALE_REUSE set, the file loaded by an earlier run is kept and only the delta and the
+    // searches run again.
+    let reuse = std::env::var_os("ENT_SCALE_REUSE").is_some();
+    if !reuse {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
     }
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path)?);
     let ent = Ent::builder(store.clone()).build().await?;
     let clock = SystemClock;
     let demo = Demo::new(DemoConfig::structures(structures));
-    let options = ApplyOptions::default();
+    // Records per transaction (ApplyOptions::chunk).
+    let chunk: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(ApplyOptions::default().chunk);
+    let options = ApplyOptions { chunk, ..ApplyOptions::default() };
 
     let started = Instant::now();
+    let cpu = cpu_seconds();
     let mut accounts = 0u64;
     let mut generating = std::time::Duration::ZERO;
     let mut batches = Vec::new();
+    // The delta moves pupils of the first structures: enough of them for 1% of an académie.
+    const DELTA_STRUCTURES: u32 = 40;
     for i in 0..structures {
+        if reuse && i >= DELTA_STRUCTURES {
+            break;
+        }
         let t = Instant::now();
         let batch = demo.batch(i);
         generating += t.elapsed();
-        let report = apply(&**ent.store(), &clock, &batch, &options).await?;
-        accounts += report.codes.len() as u64;
-        if i < 5 {
+        if !reuse {
+            let report = apply(&**ent.store(), &clock, &batch, &options).await?;
+            accounts += report.codes.len() as u64;
+        }
+        if i < DELTA_STRUCTURES {
             batches.push(batch);
         }
     }
+    if reuse {
+        let mut tx = store.begin(TxMode::ReadOnly).await?;
+        accounts = tx.count(&ent::core::storage::Scan::index("ent.users", "by_login")).await?;
+    }
     let load = started.elapsed();
-    println!(
-        "load: {structures} structures, {accounts} accounts in {:.1} s ({:.0} accounts/s; generation {:.1} s)",
-        load.as_secs_f64(),
-        accounts as f64 / load.as_secs_f64(),
-        generating.as_secs_f64()
-    );
+    let load_cpu = cpu_seconds().zip(cpu).map_or(f64::NAN, |(b, a)| b - a);
+    if !reuse {
+        println!(
+            "load: {structures} structures, {accounts} accounts in {:.1} s ({:.0} accounts/s; generation {:.1} s); \
+         {load_cpu:.1} s of CPU ({:.0} accounts per CPU second)",
+            load.as_secs_f64(),
+            accounts as f64 / load.as_secs_f64(),
+            generating.as_secs_f64(),
+            accounts as f64 / load_cpu,
+        );
+    }
 
     // A 1% delta of the whole population: every hundredth pupil of the first structures changes class.
     let mut delta_people = Vec::new();
@@ -79,8 +103,15 @@ async fn main() -> ent::Result<()> {
         ..batches[0].clone()
     };
     let t = Instant::now();
+    let cpu = cpu_seconds();
     let report = apply(&**ent.store(), &clock, &delta, &options).await?;
-    println!("delta: {} people ({} moved) in {:.2} s", delta.people.len(), report.moved, t.elapsed().as_secs_f64());
+    let used = cpu_seconds().zip(cpu).map_or(f64::NAN, |(b, a)| b - a);
+    println!(
+        "delta: {} people ({} moved) in {:.2} s, {used:.2} s of CPU",
+        delta.people.len(),
+        report.moved,
+        t.elapsed().as_secs_f64()
+    );
 
     // Searches across the académie and within a structure.
     let structure = {
@@ -103,4 +134,14 @@ async fn main() -> ent::Result<()> {
         println!("search {label}: {:.2} ms per query ({found} shown)", t.elapsed().as_secs_f64() * 1000.0 / n as f64);
     }
     Ok(())
+}
+
+/// CPU time of this process so far (user + system, from `/proc/self/stat`; `None` elsewhere than Linux):
+/// on a machine shared with other builds, the wall time measures the share the others left.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces) start with the state, field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }

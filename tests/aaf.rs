@@ -291,3 +291,51 @@ async fn the_demo_written_as_aaf_reads_back_to_the_same_directory() {
     assert!(only_direct.is_empty() && only_aaf.is_empty(), "direct only: {only_direct:#?}\nAAF only: {only_aaf:#?}");
     assert!(a.len() > 3000, "{}", a.len());
 }
+
+/// A delta that changes a responsable alone (the AAF gives a responsable no structure: theirs are their
+/// children's) updates them where they are; one who is unknown is rejected.
+#[tokio::test]
+async fn a_delta_changing_a_responsable_alone_updates_them() {
+    let (store, clock) = setup().await;
+    feed("full").parse(&AafOptions::default()).unwrap().apply(&store, &clock, &ApplyOptions::default()).await.unwrap();
+    let before = user(&store, "aaf", "5001").await;
+    let dir = std::env::temp_dir().join(format!("ent-aaf-parent-alone-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = |op: &str, id: &str, given: &str| {
+        let (open, close, item) = match op {
+            "modifyRequest" => ("<modifications>", "</modifications>", "modification"),
+            _ => ("<attributes>", "</attributes>", "attr"),
+        };
+        format!(
+            "<{op}>\n<operationalAttributes><attr name=\"categoriePersonne\"><value>PersRelEleve</value></attr>\
+             </operationalAttributes>\n<identifier><id>{id}</id></identifier>\n{open}\n\
+             <{item} name=\"ENTPersonJointure\"><value>{id}</value></{item}>\n\
+             <{item} name=\"sn\"><value>Martin</value></{item}>\n\
+             <{item} name=\"givenName\"><value>{given}</value></{item}>\n\
+             <{item} name=\"mail\"><value>claire.martin@example.org</value></{item}>\n{close}\n</{op}>\n"
+        )
+    };
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ficAlimMENESR>\n{}{}</ficAlimMENESR>\n",
+        record("modifyRequest", "5001", "Claire-Hélène"),
+        record("addRequest", "5999", "Inconnue"),
+    );
+    std::fs::write(dir.join("ENT_0370884K_Delta_20260916_PersRelEleve_0000.xml"), xml).unwrap();
+    let parsed = Feed::in_dir(&dir).unwrap().remove(0).parse(&AafOptions::default()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(parsed.rejected.is_empty(), "{:#?}", parsed.rejected);
+    let report = parsed.apply(&store, &clock, &ApplyOptions::default()).await.unwrap();
+    assert_eq!((report.created, report.updated), (0, 1), "{report:#?}");
+    let rejected: Vec<(&str, &str)> = report.rejected.iter().map(|r| (r.key.as_str(), r.reason.as_str())).collect();
+    assert_eq!(rejected, [("5999", "missing mandatory attribute: profile (a new person needs one)")]);
+    let after = user(&store, "aaf", "5001").await;
+    assert_eq!(
+        (after.given_name.as_str(), after.email.as_deref()),
+        ("Claire-Hélène", Some("claire.martin@example.org"))
+    );
+    assert_eq!(after.affiliations, before.affiliations, "still the responsable of their children's structure");
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    let children = query::children_of(&mut *tx, after.id, Responsables::All).await.unwrap();
+    assert!(!children.is_empty(), "the links stay");
+}

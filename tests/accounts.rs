@@ -48,7 +48,7 @@ fn structure(key: &str, uai: &str) -> StructureIn {
         contract: Contract::Public,
         academie: "ORLEANS-TOURS".into(),
         time_zone: "Europe/Paris".into(),
-        periods: PeriodKind::Trimestres,
+        periods: Some(PeriodKind::Trimestres),
     }
 }
 

@@ -333,3 +333,65 @@ async fn profile_groups_are_derived_from_the_directory() {
     let got = query::profile_group_members(&mut *tx, group(Profile::Eleve, Some(s.c3a)), YEAR).await.unwrap();
     assert_eq!(got.len(), 4);
 }
+
+#[tokio::test]
+async fn search_across_structures_by_profile() {
+    let s = school().await;
+    let mut tx = s.store.begin(TxMode::ReadOnly).await.unwrap();
+    let teachers = SearchScope { structure: None, profile: Some(Profile::Enseignant) };
+    assert_eq!(ids(&query::search(&mut *tx, "pierre", teachers, 10).await.unwrap()), [s.teacher]);
+    let pupils = SearchScope { structure: None, profile: Some(Profile::Eleve) };
+    assert_eq!(ids(&query::search(&mut *tx, "pierre", pupils, 10).await.unwrap()), [s.jean_pierre]);
+    let first = query::search(&mut *tx, "Helene", SearchScope::default(), 1).await.unwrap();
+    assert_eq!(ids(&first), [s.principal], "the limit keeps the first in name order");
+}
+
+/// A store written before the users' token index carried the names (`by_token`, `by_name_token`): the
+/// assembly fills the new index at start-up, and search finds the people already there.
+#[tokio::test]
+async fn a_store_of_the_previous_token_indexes_is_reindexed_at_start_up() {
+    previous_token_indexes_are_reindexed(std::sync::Arc::new(MemoryStore::new())).await;
+}
+
+/// The same on a SQLite file: the old indexes' entries are dropped, the new one filled.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn a_sqlite_store_of_the_previous_token_indexes_is_reindexed_at_start_up() {
+    previous_token_indexes_are_reindexed(std::sync::Arc::new(ent::storage::sqlite::SqliteStore::in_memory().unwrap()))
+        .await;
+}
+
+async fn previous_token_indexes_are_reindexed(store: std::sync::Arc<dyn Store>) {
+    use ent::core::storage::{CollectionDef, IndexDef, KeyKind, NewRecord, Record, Scan};
+    let old_users = CollectionDef::new(User::COLLECTION, [KeyKind::Uuid])
+        .index(IndexDef::new("by_login", [KeyKind::Str]).unique())
+        .index(IndexDef::new("by_source", [KeyKind::Str, KeyKind::Str]).unique())
+        .index(IndexDef::new("by_structure", [KeyKind::Uuid, KeyKind::Str, KeyKind::Str, KeyKind::Str]))
+        .index(IndexDef::new("by_name_token", [KeyKind::Uuid, KeyKind::Str]))
+        .index(IndexDef::new("by_token", [KeyKind::Str]));
+    let mut defs: Vec<CollectionDef> =
+        storage::core_collections().into_iter().filter(|d| d.name != User::COLLECTION).collect();
+    defs.push(old_users);
+    store.declare(&defs).await.unwrap();
+    let college = StructureId::new();
+    let helene = user("Hélène", "Martin", "helene.martin", vec![aff(college, Profile::Eleve)]);
+    let mut record = NewRecord::from_value(helene.id, User::SCHEMA_VERSION, &helene)
+        .unwrap()
+        .with_entry("by_login", ("helene.martin",))
+        .with_entry("by_structure", (college.0, "eleve", "martin", "helene"));
+    for token in ["helene", "martin"] {
+        record = record.with_entry("by_name_token", (college.0, token)).with_entry("by_token", (token,));
+    }
+    let mut tx = store.begin(TxMode::ReadWrite).await.unwrap();
+    tx.insert(User::COLLECTION, record).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let ent = ent::core::Ent::builder(store.clone()).build().await.unwrap();
+    let mut tx = ent.store().begin(TxMode::ReadOnly).await.unwrap();
+    assert_eq!(ids(&query::search(&mut *tx, "helene", SearchScope::default(), 10).await.unwrap()), [helene.id]);
+    let in_college = SearchScope { structure: Some(college), profile: None };
+    assert_eq!(ids(&query::search(&mut *tx, "mart hel", in_college, 10).await.unwrap()), [helene.id]);
+    let entries = tx.count(&Scan::index(User::COLLECTION, records::TOKEN_INDEX)).await.unwrap();
+    assert_eq!(entries, 2, "one entry per token");
+    assert!(tx.count(&Scan::index(User::COLLECTION, "by_token")).await.is_err(), "the old index is gone");
+}

@@ -21,7 +21,7 @@ fn structure(key: &str, uai: &str) -> StructureIn {
         contract: Contract::Public,
         academie: "ORLEANS-TOURS".into(),
         time_zone: "Europe/Paris".into(),
-        periods: PeriodKind::Trimestres,
+        periods: Some(PeriodKind::Trimestres),
     }
 }
 
@@ -352,4 +352,26 @@ async fn a_dry_run_reports_what_a_run_would_do_and_writes_nothing() {
     let report = apply(&store, &clock, &next, &dry).await.unwrap();
     assert_eq!((report.moved, report.deactivated), (1, 1), "{report:?}");
     assert_eq!(dump(&store).await, before);
+}
+
+/// The AAF and OneRoster do not say trimestres or semestres: a structure's choice survives their imports.
+#[tokio::test]
+async fn a_feed_that_does_not_say_keeps_the_structure_s_periods() {
+    let (store, clock) = setup().await;
+    let mut first = feed();
+    first.structures[0].periods = Some(PeriodKind::Semestres);
+    apply(&store, &clock, &first, &ApplyOptions::default()).await.unwrap();
+    let mut silent = feed();
+    for s in &mut silent.structures {
+        s.periods = None;
+    }
+    let again = apply(&store, &clock, &silent, &ApplyOptions::default()).await.unwrap();
+    assert_eq!((again.created, again.updated), (0, 0), "{again:?}");
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    let (structures, _) = tx.scan_records::<Structure>(&Scan::primary(Structure::COLLECTION)).await.unwrap();
+    let periods = |uai: &str| {
+        structures.iter().find(|s| s.value.uai.as_ref().is_some_and(|u| u.as_str() == uai)).unwrap().value.periods
+    };
+    assert_eq!(periods("0370884K"), PeriodKind::Semestres, "chosen, kept");
+    assert_eq!(periods("0370001A"), PeriodKind::Trimestres, "never chosen: trimestres");
 }

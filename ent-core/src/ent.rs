@@ -67,6 +67,7 @@ impl Runtime {
 /// ent-core's own declarations: its collections and the rights it checks.
 struct CoreModule;
 
+#[async_trait::async_trait]
 impl ServiceModule for CoreModule {
     fn manifest(&self) -> Manifest {
         let mut manifest = Manifest::new("ent", CORE_VERSION)
@@ -88,6 +89,15 @@ impl ServiceModule for CoreModule {
 
     fn handlers(&self) -> Handlers {
         Handlers::new().job(audit::PurgeAudit)
+    }
+
+    /// Fills the indexes added to the core's collections in a store that already held records (the users'
+    /// `by_token_name`, which replaced `by_token` and `by_name_token`).
+    async fn migrate(&self, store: &dyn Store, migration: &crate::module::Migration) -> Result<()> {
+        if migration.new_indexes.iter().any(|(c, _)| c == crate::directory::User::COLLECTION) {
+            crate::storage::typed::reindex::<crate::directory::User>(store, 500).await?;
+        }
+        Ok(())
     }
 }
 

@@ -72,8 +72,10 @@ pub struct StructureIn {
     pub academie: String,
     /// Its IANA time zone.
     pub time_zone: String,
-    /// Trimestres or semestres.
-    pub periods: PeriodKind,
+    /// Trimestres or semestres, when the feed says (the AAF does not): `None` keeps what the structure chose
+    /// (trimestres for a new structure).
+    #[serde(default)]
+    pub periods: Option<PeriodKind>,
 }
 
 /// A subject of a structure.

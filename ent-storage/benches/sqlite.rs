@@ -298,6 +298,23 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // The apply path scans with a different limit at each call (1 for a source key, 1,000 for a user's
+    // memberships...): binding another limit must not make SQLite compile the statement again.
+    for (name, varying) in [("index_lookup_same_limit/adapter", false), ("index_lookup_varying_limit/adapter", true)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % 40;
+                let limit = if varying { 1 + i as usize % 2 } else { 1 };
+                rt.block_on(async {
+                    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+                    let scan = Scan::index(COLLECTION, "by_class").prefix((i,)).limit(limit).keys_only();
+                    assert_eq!(tx.scan(&scan).await.unwrap().entries.len(), limit);
+                    tx.commit().await.unwrap();
+                })
+            })
+        });
+    }
+
     let mut next = N;
     // An fsync per commit: fewer samples, or the run takes minutes.
     g.sample_size(10);

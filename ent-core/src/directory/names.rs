@@ -103,6 +103,28 @@ pub fn matches(person: &[String], query: &[String]) -> bool {
     query.iter().all(|q| person.iter().any(|t| t.starts_with(q.as_str())))
 }
 
+/// [`matches`] for a person known by their names already folded (as index keys hold them), without
+/// building their tokens: each query token starts a word of one of the names, or one of the names with
+/// its spaces removed.
+///
+/// ```
+/// use ent_core::directory::names::{fold, matches_folded, query_tokens};
+/// let (given, family) = (fold("Jean-Pierre"), fold("O'Connor"));
+/// assert!(matches_folded(&given, &family, &query_tokens("jean pi")));
+/// assert!(matches_folded(&given, &family, &query_tokens("oconnor jeanp")));
+/// assert!(!matches_folded(&given, &family, &query_tokens("jean paul")));
+/// ```
+pub fn matches_folded(given: &str, family: &str, query: &[String]) -> bool {
+    let starts = |name: &str, q: &str| {
+        name.split(' ').any(|w| w.starts_with(q))
+            || (name.contains(' ') && {
+                let mut joined = name.chars().filter(|c| *c != ' ');
+                q.chars().all(|c| joined.next() == Some(c))
+            })
+    };
+    query.iter().all(|q| starts(given, q) || starts(family, q))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +151,30 @@ mod tests {
         ];
         for (names, query, expected) in cases {
             assert_eq!(matches(&tokens(names), &query_tokens(query)), *expected, "{names:?} / {query}");
+        }
+    }
+
+    #[test]
+    fn matching_folded_names_is_matching_tokens() {
+        let people: &[(&str, &str)] = &[
+            ("Hélène", "Martin"),
+            ("Jean-Pierre", "O'Connor"),
+            ("Zoé", "Lefèvre-Dubœuf"),
+            ("Anaïs", "N'Diaye"),
+            ("Marie Claire", "de la Tour"),
+            ("", "X"),
+        ];
+        let queries = ["helene", "jean pi", "jeanpierre", "oconnor", "o c", "lefevre duboeuf", "ndiaye", "diaye an"];
+        let queries = [&queries[..], &["delat", "mariecl", "tour ma", "x", "zz", "marie claire de"]].concat();
+        for (given, family) in people {
+            for q in &queries {
+                let query = query_tokens(q);
+                assert_eq!(
+                    matches_folded(&fold(given), &fold(family), &query),
+                    matches(&tokens(&[given, family]), &query),
+                    "{given} {family} / {q}"
+                );
+            }
         }
     }
 

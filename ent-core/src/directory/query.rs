@@ -166,42 +166,98 @@ pub struct SearchScope {
     pub profile: Option<Profile>,
 }
 
-/// How many index entries a search examines at most before it stops: a one-letter query at académie scale
-/// must not read a million entries. A query that hits the cap returns what it found; typing more letters
-/// narrows it.
+/// How many index entries a search across structures examines at most before it stops: a one-letter
+/// query at académie scale must not read a million entries. A query that hits the cap returns what it
+/// found; typing more letters narrows it.
 pub const SEARCH_CANDIDATES: usize = 5_000;
+
+/// How many entries of a structure's people a search within it examines at most: far above the largest
+/// lycée with its pupils' parents (about 8,000 affiliations).
+pub const SEARCH_STRUCTURE_ENTRIES: usize = 20_000;
+
+fn str_at(t: &Tuple, i: usize) -> Result<&str> {
+    match t.elements().get(i) {
+        Some(crate::storage::Element::Str(s)) => Ok(s),
+        _ => Err(Error::invalid("key", format!("expected a string at position {i} of {t}"))),
+    }
+}
 
 /// Searches people by name, accent-, case- and punctuation-insensitive: every word of the query must start
 /// one of the person's name tokens ("jean pi" finds "Jean-Pierre", "oconnor" finds "O'Connor"). Results in
 /// name order, at most `limit`.
+///
+/// Candidates come from index keys alone, which hold the folded names: within a structure, the
+/// structure's people (`by_structure`, by profile when one is asked); across structures, the people with a
+/// name token starting with the query's longest word (`by_token_name`, at most [`SEARCH_CANDIDATES`]).
+/// Only the records shown are read (and, for a profile across structures, those checked).
 pub async fn search(tx: &mut dyn Transaction, query: &str, scope: SearchScope, limit: usize) -> Result<Vec<User>> {
     let tokens = names::query_tokens(query);
     let Some(first) = tokens.first() else {
         return Ok(Vec::new());
     };
-    let scan = match scope.structure {
-        Some(s) => Scan::index(User::COLLECTION, "by_name_token").prefix((s.0,)),
-        None => Scan::index(User::COLLECTION, "by_token"),
+    // (folded family name, folded given name, id) of everyone who matches.
+    let mut candidates: Vec<(String, String, UserId)> = Vec::new();
+    match scope.structure {
+        Some(s) => {
+            let prefix: Tuple = match scope.profile {
+                Some(p) => (s.0, p.as_str()).into(),
+                None => (s.0,).into(),
+            };
+            let mut cursor = None;
+            let mut examined = 0;
+            loop {
+                let scan = Scan::index(User::COLLECTION, "by_structure")
+                    .prefix(prefix.clone())
+                    .limit(5_000)
+                    .after(cursor)
+                    .keys_only();
+                let page = tx.scan(&scan).await?;
+                examined += page.entries.len();
+                for e in &page.entries {
+                    let (family, given) = (str_at(&e.key, 2)?, str_at(&e.key, 3)?);
+                    if names::matches_folded(given, family, &tokens) {
+                        candidates.push((family.to_owned(), given.to_owned(), UserId(uuid_at(&e.id, 0)?)));
+                    }
+                }
+                match page.next {
+                    Some(n) if examined < SEARCH_STRUCTURE_ENTRIES => cursor = Some(n),
+                    _ => break,
+                }
+            }
+        }
+        None => {
+            let scan = Scan::index(User::COLLECTION, super::records::TOKEN_INDEX)
+                .starting_with(first.as_str())
+                .limit(SEARCH_CANDIDATES)
+                .keys_only();
+            for e in tx.scan(&scan).await?.entries {
+                let (family, given) = (str_at(&e.key, 1)?, str_at(&e.key, 2)?);
+                // The scan matched the first word already.
+                if tokens.len() == 1 || names::matches_folded(given, family, &tokens) {
+                    candidates.push((family.to_owned(), given.to_owned(), UserId(uuid_at(&e.id, 0)?)));
+                }
+            }
+        }
     }
-    .starting_with(first.as_str())
-    .limit(SEARCH_CANDIDATES)
-    .keys_only();
-    let page = tx.scan(&scan).await?;
-    let mut ids: Vec<UserId> = page.entries.iter().map(|e| uuid_at(&e.id, 0).map(UserId)).collect::<Result<_>>()?;
-    ids.sort();
-    ids.dedup();
-    let mut found: Vec<User> = users(tx, &ids)
-        .await?
-        .into_iter()
-        .filter(|u| names::matches(&names::tokens(&[&u.given_name, &u.family_name]), &tokens))
-        .filter(|u| match (scope.profile, scope.structure) {
-            (None, _) => true,
-            (Some(p), Some(s)) => u.has_profile(s, p),
-            (Some(p), None) => u.affiliations.iter().any(|a| a.profile == p),
-        })
-        .collect();
-    found.sort_by_cached_key(|u| (names::fold(&u.family_name), names::fold(&u.given_name), u.id));
-    found.truncate(limit);
+    // A person is found once per matching token, and once per profile in a structure.
+    candidates.sort_unstable();
+    candidates.dedup();
+    let check_profile = match (scope.structure, scope.profile) {
+        (None, Some(p)) => Some(p),
+        _ => None,
+    };
+    let mut found = Vec::with_capacity(limit.min(candidates.len()));
+    for page in candidates.chunks(limit.max(1)) {
+        if found.len() >= limit {
+            break;
+        }
+        let ids: Vec<UserId> = page.iter().map(|(_, _, id)| *id).collect();
+        for u in users(tx, &ids).await? {
+            if found.len() < limit && check_profile.is_none_or(|p| u.affiliations.iter().any(|a| a.profile == p)) {
+                found.push(u);
+            }
+        }
+    }
     Ok(found)
 }
 

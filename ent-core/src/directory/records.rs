@@ -295,6 +295,10 @@ impl User {
     }
 }
 
+/// The users' index of name tokens with the folded names (it replaced `by_token`, keyed by the token
+/// alone, and `by_name_token`, per structure: the search within a structure reads `by_structure`).
+pub const TOKEN_INDEX: &str = "by_token_name";
+
 impl Record for User {
     const COLLECTION: &'static str = "ent.users";
 
@@ -303,12 +307,12 @@ impl Record for User {
             .index(IndexDef::new("by_login", [KeyKind::Str]).unique())
             .index(by_source())
             // (structure, profile, folded family name, folded given name): a structure's people by profile,
-            // in name order.
+            // in name order; name search within a structure reads its keys alone.
             .index(IndexDef::new("by_structure", [KeyKind::Uuid, KeyKind::Str, KeyKind::Str, KeyKind::Str]))
-            // (structure, token): name search within a structure.
-            .index(IndexDef::new("by_name_token", [KeyKind::Uuid, KeyKind::Str]))
-            // (token): name search across structures (central administrators).
-            .index(IndexDef::new("by_token", [KeyKind::Str]))
+            // (token, folded family name, folded given name): name search across structures (central
+            // administrators), answered from the keys: the names in the key tell whether every word of the
+            // query matches, and the order of the results, without reading the records.
+            .index(IndexDef::new(TOKEN_INDEX, [KeyKind::Str, KeyKind::Str, KeyKind::Str]))
     }
 
     fn id(&self) -> Tuple {
@@ -327,12 +331,10 @@ impl Record for User {
                 key: (a.structure.0, a.profile.as_str(), family.as_str(), given.as_str()).into(),
             });
         }
-        for s in self.structures() {
-            out.extend(
-                tokens.iter().map(|t| IndexEntry { index: "by_name_token".into(), key: (s.0, t.as_str()).into() }),
-            );
-        }
-        out.extend(tokens.iter().map(|t| IndexEntry { index: "by_token".into(), key: (t.as_str(),).into() }));
+        out.extend(tokens.iter().map(|t| IndexEntry {
+            index: TOKEN_INDEX.into(),
+            key: (t.as_str(), family.as_str(), given.as_str()).into(),
+        }));
         out
     }
 }

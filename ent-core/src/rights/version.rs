@@ -18,7 +18,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::storage::{CollectionDef, KeyKind, Transaction, Tuple};
+use crate::storage::{CollectionDef, KeyKind, Transaction, Tuple, WriteOp};
 use crate::{Result, StructureId, UserId};
 
 /// The counters' collection.
@@ -41,6 +41,12 @@ fn structure_key(structure: StructureId) -> Tuple {
 /// memberships, teaching assignments or links to children.
 pub async fn bump_user(tx: &mut dyn Transaction, user: UserId) -> Result<()> {
     tx.counter_add(VERSIONS, &user_key(user), 1).await
+}
+
+/// The bump of a user's rights version as one operation of a [`Transaction::write_batch`], for code that
+/// gathers a transaction's writes and sends them at once (the directory import).
+pub fn bump_user_op(user: UserId) -> WriteOp {
+    WriteOp::CounterAdd { collection: VERSIONS.into(), key: user_key(user), delta: 1 }
 }
 
 /// Bumps a structure's rights version: call it in the transaction that changes its grants.

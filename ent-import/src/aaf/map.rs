@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use ent_core::directory::{Function, PeriodKind, Profile, SchoolYear};
+use ent_core::directory::{Function, Profile, SchoolYear};
 
 use super::codes;
 use super::xml::{Op, RawRecord};
@@ -274,8 +274,8 @@ impl Builder {
             contract,
             time_zone: codes::time_zone(&academie).to_owned(),
             academie,
-            // The AAF does not say: trimestres, the common case, until the structure chooses.
-            periods: PeriodKind::Trimestres,
+            // The AAF does not say: the structure's choice stays (trimestres for a new one).
+            periods: None,
         });
         for (attr, class) in [("ENTStructureClasses", true), ("ENTStructureGroupes", false)] {
             for v in values(r, attr) {
@@ -557,6 +557,9 @@ impl Builder {
                         Self::affiliate(p, s, Profile::Responsable, vec![]);
                     }
                 }
+                // A delta may change a responsable alone (a new address, a new name): the apply updates
+                // them if they are known, with their structures as they are.
+                _ if !full => {}
                 _ => orphans.push(p.key.clone()),
             }
         }

@@ -188,11 +188,11 @@ pub(crate) fn generate(config: &DemoConfig, index: u32) -> Batch {
         contract: if g.rng.random_bool(0.15) { Contract::PriveSousContrat } else { Contract::Public },
         academie: config.academie.clone(),
         time_zone: "Europe/Paris".into(),
-        periods: if kind == Kind::Lycee && g.rng.random_bool(0.5) {
+        periods: Some(if kind == Kind::Lycee && g.rng.random_bool(0.5) {
             PeriodKind::Semestres
         } else {
             PeriodKind::Trimestres
-        },
+        }),
     };
 
     let year = config.year.0;

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use ent_core::directory::{PeriodKind, Profile, SchoolYear, StructureKind, Uai};
+use ent_core::directory::{Profile, SchoolYear, StructureKind, Uai};
 use ent_core::{Error, Result};
 
 use super::table::{Row, Status, Table};
@@ -156,7 +156,8 @@ impl Builder {
             contract: ent_core::directory::Contract::Public,
             academie: String::new(),
             time_zone: "Europe/Paris".into(),
-            periods: PeriodKind::Trimestres,
+            // Nor does it say trimestres or semestres: the structure's choice stays.
+            periods: None,
         });
         Ok(())
     }

@@ -251,12 +251,19 @@ pub(crate) fn migrate(conn: &Connection, path: &str, target: u32) -> Result<u32>
 }
 
 /// Sets the per-connection settings.
-pub(crate) fn configure(conn: &Connection, synchronous: &str, cache_kib: i64) -> Result<()> {
-    conn.pragma_update(None, "synchronous", synchronous).doing("setting synchronous")?;
-    conn.pragma_update(None, "cache_size", -cache_kib).doing("setting cache_size")?;
+pub(crate) fn configure(conn: &Connection, options: &super::SqliteOptions) -> Result<()> {
+    conn.pragma_update(None, "synchronous", options.durability.pragma()).doing("setting synchronous")?;
+    conn.pragma_update(None, "cache_size", -options.cache_kib).doing("setting cache_size")?;
     conn.pragma_update(None, "temp_store", "MEMORY").doing("setting temp_store")?;
     conn.pragma_update(None, "foreign_keys", false).doing("setting foreign_keys")?;
+    conn.pragma_update(None, "wal_autocheckpoint", options.checkpoint_pages).doing("setting wal_autocheckpoint")?;
     conn.set_prepared_statement_cache_capacity(128);
+    // The query planner stability guarantee: without it SQLite compiles a statement whose `LIMIT` is a
+    // bound parameter again at every execution (it plans with the value), so every scan parsed its SQL
+    // anew (38 µs for a one-key lookup in a read-only transaction, 8 µs without). The plans do not depend on values here: every scan
+    // walks an index in order (see the scan tests).
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .doing("setting the query planner stability guarantee")?;
     Ok(())
 }
 

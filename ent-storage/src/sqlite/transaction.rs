@@ -31,7 +31,7 @@
 //! another thread. The calls that may wait (the fsync of a commit, a write lock held by another
 //! transaction) run on tokio's blocking pool.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -60,6 +60,9 @@ enum State {
 
 /// The pending increments of a transaction: `(cid, encoded key)` to `(delta, collection name)`.
 type Deltas = BTreeMap<(i64, Vec<u8>), (i64, String)>;
+
+/// Increments checked but not yet pending: the new pending value of each counter they touch.
+type StagedDeltas = HashMap<(i64, Vec<u8>), (i64, String)>;
 
 /// A transaction of a [`super::SqliteStore`].
 pub(crate) struct SqliteTransaction {
@@ -202,27 +205,27 @@ impl SqliteTransaction {
         result
     }
 
-    /// Adds increments to the pending ones, refusing an overflow before changing anything.
-    fn add_deltas(&mut self, adds: Vec<(Arc<CollectionInfo>, Vec<u8>, i64)>) -> Result<()> {
-        // Staged apart, then applied: checking on a copy of every pending increment made each increment
-        // cost as much as all the earlier ones (an import bumps one rights version per person).
-        let mut staged: Vec<((i64, Vec<u8>), i64, String)> = Vec::with_capacity(adds.len());
+    /// The pending increments `adds` would leave, for the counters they touch, refusing an overflow; nothing
+    /// changes until [`Self::apply_staged`]. Staged apart rather than on a copy of every pending increment,
+    /// which made each increment (and each `write_batch`) cost as much as all the earlier ones (an import
+    /// bumps one rights version per person).
+    fn stage_deltas(&self, adds: Vec<(Arc<CollectionInfo>, Vec<u8>, i64)>) -> Result<StagedDeltas> {
+        let mut staged = StagedDeltas::with_capacity(adds.len());
         for (info, key, delta) in adds {
             let slot = (info.cid, key);
-            let base = staged
-                .iter()
-                .rev()
-                .find(|(k, _, _)| *k == slot)
-                .map(|(_, v, _)| *v)
-                .or_else(|| self.deltas.get(&slot).map(|(v, _)| *v))
-                .unwrap_or(0);
+            let base = match staged.get(&slot) {
+                Some((v, _)) => *v,
+                None => self.deltas.get(&slot).map_or(0, |(v, _)| *v),
+            };
             let value = base.checked_add(delta).ok_or_else(|| overflow(&info.def.name, delta))?;
-            staged.push((slot, value, info.def.name.clone()));
+            staged.insert(slot, (value, info.def.name.clone()));
         }
-        for (slot, value, name) in staged {
-            self.deltas.insert(slot, (value, name));
-        }
-        Ok(())
+        Ok(staged)
+    }
+
+    /// Makes staged increments pending.
+    fn apply_staged(&mut self, staged: StagedDeltas) {
+        self.deltas.extend(staged);
     }
 }
 
@@ -831,7 +834,9 @@ impl Transaction for SqliteTransaction {
         self.pooled()?;
         let info = self.info(collection)?;
         let key = self.shared.options.limits.check_key_size(key.encode()?)?;
-        self.add_deltas(vec![(info, key, delta)])
+        let staged = self.stage_deltas(vec![(info, key, delta)])?;
+        self.apply_staged(staged);
+        Ok(())
     }
 
     async fn counter_get(&mut self, collection: &str, key: &Tuple) -> Result<i64> {
@@ -866,20 +871,21 @@ impl Transaction for SqliteTransaction {
                 prepared = prepared.into_iter().map(|op| self.prepare(op.into_op())).collect::<Result<Vec<_>>>()?;
             }
         }
-        let mut merged = self.deltas.clone();
-        for op in &prepared {
-            if let Prepared::Count(info, key, delta) = op {
-                let slot = merged.entry((info.cid, key.clone())).or_insert((0, info.def.name.clone()));
-                slot.0 = slot.0.checked_add(*delta).ok_or_else(|| overflow(&info.def.name, *delta))?;
-            }
-        }
+        let counts = prepared
+            .iter()
+            .filter_map(|op| match op {
+                Prepared::Count(info, key, delta) => Some((info.clone(), key.clone(), *delta)),
+                _ => None,
+            })
+            .collect();
+        let staged = self.stage_deltas(counts)?;
         let outcomes = if writes {
             let result = self.run(true, |conn| prepared.iter().map(|op| apply(conn, op)).collect::<Result<Vec<_>>>());
             self.settle(result).await?
         } else {
             vec![WriteOutcome::Counted; prepared.len()]
         };
-        self.deltas = merged;
+        self.apply_staged(staged);
         Ok(outcomes)
     }
 

@@ -1,0 +1,112 @@
+//! Imports the demo generator's population written as AAF files into a SQLite file: the import of an
+//! académie's national feed, timed step by step. The figures of `docs/benchmarks.md` ("AAF import at
+//! scale") come from here.
+//!
+//! `cargo run --release --features sqlite --example aaf_scale -- STRUCTURES [WORK_DIR]`
+//!
+//! 1. The demo population of STRUCTURES structures is written as AAF files (ISO-8859-15, parts of 5,000
+//!    records, one full feed per structure as the ministry exports them per UAI) into `WORK_DIR/aaf`.
+//! 2. Every feed of the folder is read by the streaming parser and applied through the apply path into
+//!    `WORK_DIR/ent.db` (`synchronous=FULL`), one feed after the other: only one structure's batch is in
+//!    memory at a time.
+//! 3. The same feeds are read and applied again: nothing may change (the importer's idempotence at scale).
+
+#![allow(clippy::print_stdout)] // an example talks to its reader
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ent::core::Ent;
+use ent::core::clock::SystemClock;
+use ent::core::storage::Store;
+use ent::import::aaf::{AafOptions, Feed, WriteOptions, write_batch};
+use ent::import::demo::{Demo, DemoConfig};
+use ent::import::{ApplyOptions, Report};
+use ent::storage::sqlite::SqliteStore;
+
+#[tokio::main]
+async fn main() -> ent::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let structures: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let work = PathBuf::from(args.next().unwrap_or_else(|| format!("/tmp/ent-aaf-scale-{structures}")));
+    let io = |e: std::io::Error| ent::Error::storage("aaf_scale", e.to_string(), false);
+    let _ = std::fs::remove_dir_all(&work);
+    let feed_dir = work.join("aaf");
+    std::fs::create_dir_all(&feed_dir).map_err(io)?;
+
+    // 1. Write the feed.
+    let demo = Demo::new(DemoConfig::structures(structures));
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 8, 28).unwrap_or_default();
+    let t = Instant::now();
+    let mut files = 0usize;
+    let mut people = 0usize;
+    for batch in demo.batches() {
+        people += batch.people.len();
+        files += write_batch(&batch, &feed_dir, &WriteOptions::on(date)).map_err(io)?.len();
+    }
+    let bytes: u64 =
+        std::fs::read_dir(&feed_dir).map_err(io)?.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
+    println!(
+        "write: {structures} structures, {people} person records, {files} files, {:.0} MB in {:.1} s",
+        bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+
+    // 2. Import it, then 3. import it again.
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(work.join("ent.db"))?);
+    let ent = Ent::builder(store.clone()).build().await?;
+    let feeds = Feed::in_dir(&feed_dir).map_err(io)?;
+    for pass in ["import", "re-import"] {
+        let started = Instant::now();
+        let cpu = cpu_seconds();
+        let mut parsing = Duration::ZERO;
+        let mut total = Report::default();
+        let mut accounts = 0usize;
+        for feed in &feeds {
+            let t = Instant::now();
+            let parsed = feed.parse(&AafOptions::default())?;
+            parsing += t.elapsed();
+            let report = parsed.apply(&**ent.store(), &SystemClock, &ApplyOptions::default()).await?;
+            total.created += report.created;
+            total.updated += report.updated;
+            total.unchanged += report.unchanged;
+            total.deactivated += report.deactivated;
+            accounts += report.codes.len();
+            total.rejected.extend(report.rejected);
+            total.held.extend(report.held);
+        }
+        let elapsed = started.elapsed();
+        let used = cpu_seconds().zip(cpu).map_or(f64::NAN, |(b, a)| b - a);
+        println!(
+            "{pass}: {} feeds in {:.1} s, {used:.1} s of CPU (parsing {:.1} s, {:.1} MB/s; {:.0} person \
+             records/s overall); accounts created {accounts}; records created {}, updated {}, unchanged {}, \
+             deactivated {}, rejected {}, held {}",
+            feeds.len(),
+            elapsed.as_secs_f64(),
+            parsing.as_secs_f64(),
+            bytes as f64 / 1e6 / parsing.as_secs_f64(),
+            people as f64 / elapsed.as_secs_f64(),
+            total.created,
+            total.updated,
+            total.unchanged,
+            total.deactivated,
+            total.rejected.len(),
+            total.held.len(),
+        );
+        for r in total.rejected.iter().take(5) {
+            println!("  rejected: {r}");
+        }
+    }
+    Ok(())
+}
+
+/// CPU time of this process so far (user + system, from `/proc/self/stat`; `None` elsewhere than Linux):
+/// on a machine shared with other builds, the wall time measures the share the others left.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces) start with the state, field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
