@@ -128,7 +128,7 @@ fn batch(year: SchoolYear) -> Batch {
             contract: Contract::Public,
             academie: "ORLEANS-TOURS".into(),
             time_zone: "Europe/Paris".into(),
-            periods: PeriodKind::Trimestres,
+            periods: Some(PeriodKind::Trimestres),
         }],
         subjects: vec![SubjectIn {
             key: "MATHS".into(),
