@@ -8,6 +8,8 @@ pub mod memory;
 mod blocking;
 #[cfg(feature = "fs")]
 pub mod fs;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 #[cfg(feature = "testkit")]
