@@ -10,6 +10,8 @@ mod fixture;
 mod import;
 mod jobs;
 mod oneroster;
+#[cfg(feature = "postgres")]
+mod postgres_processes;
 mod rights;
 mod rights_oracle;
 mod sdk;

@@ -17,6 +17,8 @@ mod store;
 mod transaction;
 
 pub use blob::PostgresBlobStore;
+#[cfg(feature = "sqlite")]
+pub(crate) use error::map as map_error;
 pub use fts::PostgresFullText;
 pub use schema::{APPLICATION, SCHEMA_VERSION};
 pub use store::{PostgresOptions, PostgresStore};
