@@ -123,8 +123,7 @@ pub async fn sqlite_to_postgres(from: &Path, to: &PostgresStore) -> Result<Migra
         .prepare("SELECT xid, cid, name, is_unique FROM ent_index ORDER BY xid")
         .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect())
         .map_err(read)?;
-    let fulltext_documents: i64 =
-        conn.query_row("SELECT count(*) FROM ent_fts_doc", [], |r| r.get(0)).map_err(read)?;
+    let fulltext_documents: i64 = conn.query_row("SELECT count(*) FROM ent_fts_doc", [], |r| r.get(0)).map_err(read)?;
 
     let shared = to.shared.clone();
     shared
@@ -236,7 +235,11 @@ async fn copy(
             let data: String = row.get(3).map_err(read)?;
             let entries = decode_entries(&row.get::<_, Vec<u8>>(4).map_err(read)?)?;
             let canon = canonical(&data)?;
-            feed(&mut source, &format!("records {name}"), &[&id, &version.to_be_bytes(), &schema_version.to_be_bytes(), canon.as_bytes()]);
+            feed(
+                &mut source,
+                &format!("records {name}"),
+                &[&id, &version.to_be_bytes(), &schema_version.to_be_bytes(), canon.as_bytes()],
+            );
             let mapped: Vec<(i64, Vec<u8>)> =
                 entries.into_iter().filter_map(|(x, k)| xids.get(&x).map(|(nx, _, _)| (*nx, k))).collect();
             batch.push(id, version, schema_version as i32, &data, mapped);
@@ -248,10 +251,12 @@ async fn copy(
     }
     // Index entries.
     for table in ["ent_entry", "ent_unique_entry"] {
-        let mut stmt = conn.prepare(&format!("SELECT xid, key, id FROM {table} ORDER BY xid, key, id")).map_err(read)?;
+        let mut stmt =
+            conn.prepare(&format!("SELECT xid, key, id FROM {table} ORDER BY xid, key, id")).map_err(read)?;
         let mut rows = stmt.query([]).map_err(read)?;
         let (mut xs, mut ks, mut is) = (Vec::new(), Vec::new(), Vec::new());
-        let sql = format!("INSERT INTO {table} (xid, key, id) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])");
+        let sql =
+            format!("INSERT INTO {table} (xid, key, id) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])");
         while let Some(row) = rows.next().map_err(read)? {
             let xid: i64 = row.get(0).map_err(read)?;
             let Some((new, _, name)) = xids.get(&xid) else { continue };
@@ -304,7 +309,8 @@ async fn copy(
                 .execute("INSERT INTO ent_blob (id, size, created) VALUES ($1, $2, $3)", &[&id, &size, &created])
                 .await
                 .map_err(pg("copying blobs"))?;
-            let mut stmt = conn.prepare("SELECT seq, bytes FROM ent_blob_chunk WHERE id = ?1 ORDER BY seq").map_err(read)?;
+            let mut stmt =
+                conn.prepare("SELECT seq, bytes FROM ent_blob_chunk WHERE id = ?1 ORDER BY seq").map_err(read)?;
             let mut rows = stmt.query([&id]).map_err(read)?;
             while let Some(row) = rows.next().map_err(read)? {
                 let (seq, bytes): (i64, Vec<u8>) = (row.get(0).map_err(read)?, row.get(1).map_err(read)?);
@@ -322,11 +328,8 @@ async fn copy(
     let source = finish(source);
     let target = target_sums(client).await?;
     if source != target {
-        let differs: Vec<&String> = source
-            .keys()
-            .chain(target.keys())
-            .filter(|k| source.get(*k) != target.get(*k))
-            .collect();
+        let differs: Vec<&String> =
+            source.keys().chain(target.keys()).filter(|k| source.get(*k) != target.get(*k)).collect();
         return Err(Error::storage(
             "postgres",
             format!("the copy differs from the source in {differs:?}; nothing was committed"),
@@ -385,7 +388,15 @@ impl RecordBatch {
         let n = client
             .execute(
                 insert,
-                &[&cid, &batch.ids, &batch.versions, &batch.schema_versions, &batch.data, &batch.data_json, &batch.xids],
+                &[
+                    &cid,
+                    &batch.ids,
+                    &batch.versions,
+                    &batch.schema_versions,
+                    &batch.data,
+                    &batch.data_json,
+                    &batch.xids,
+                ],
             )
             .await
             .map_err(|e| crate::postgres::map_error("copying records", &e))?;
@@ -415,7 +426,11 @@ async fn target_sums(client: &tokio_postgres::Client) -> Result<Sums> {
         let (name, id, version, schema_version, data): (String, Vec<u8>, i64, i32, String) =
             (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
         let canon = canonical(&data)?;
-        feed(&mut sums, &format!("records {name}"), &[&id, &version.to_be_bytes(), &i64::from(schema_version).to_be_bytes(), canon.as_bytes()]);
+        feed(
+            &mut sums,
+            &format!("records {name}"),
+            &[&id, &version.to_be_bytes(), &i64::from(schema_version).to_be_bytes(), canon.as_bytes()],
+        );
     }
     let rows = client
         .query(
@@ -446,10 +461,8 @@ async fn target_sums(client: &tokio_postgres::Client) -> Result<Sums> {
     for row in blobs {
         let (id, size): (Vec<u8>, i64) = (row.get(0), row.get(1));
         // The bytes hash to the id, and add up to the size.
-        let chunks = client
-            .query("SELECT bytes FROM ent_blob_chunk WHERE id = $1 ORDER BY seq", &[&id])
-            .await
-            .map_err(pg)?;
+        let chunks =
+            client.query("SELECT bytes FROM ent_blob_chunk WHERE id = $1 ORDER BY seq", &[&id]).await.map_err(pg)?;
         let mut hasher = Sha256::new();
         let mut total = 0u64;
         for chunk in chunks {

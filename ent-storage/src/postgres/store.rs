@@ -55,6 +55,32 @@ impl Default for PostgresOptions {
     }
 }
 
+impl PostgresOptions {
+    /// Reads the adapter's own parameter from a URL (`schema=NAME` in its query string, which the driver
+    /// would refuse) and returns the URL without it, with default options naming that schema.
+    ///
+    /// ```
+    /// use ent_storage::postgres::PostgresOptions;
+    /// let (url, options) = PostgresOptions::from_url("postgres://ent@db/ent?schema=lycee_hugo&sslmode=disable");
+    /// assert_eq!(url, "postgres://ent@db/ent?sslmode=disable");
+    /// assert_eq!(options.schema.as_deref(), Some("lycee_hugo"));
+    /// ```
+    pub fn from_url(url: &str) -> (String, PostgresOptions) {
+        let mut options = PostgresOptions::default();
+        let Some((base, query)) = url.split_once('?') else { return (url.to_owned(), options) };
+        let mut kept = Vec::new();
+        for pair in query.split('&') {
+            match pair.strip_prefix("schema=") {
+                Some(schema) => options.schema = Some(schema.to_owned()),
+                None if !pair.is_empty() => kept.push(pair),
+                None => {}
+            }
+        }
+        let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+        (url, options)
+    }
+}
+
 /// The PostgreSQL adapter of the storage port.
 ///
 /// ```no_run

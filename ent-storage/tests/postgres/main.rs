@@ -10,4 +10,5 @@ mod bad_input;
 mod blobs;
 mod conformance;
 mod fts;
+mod migrate;
 mod smoke;
