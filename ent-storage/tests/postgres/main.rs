@@ -9,6 +9,7 @@ mod common;
 mod bad_input;
 mod blobs;
 mod conformance;
+mod crash;
 mod fts;
 mod migrate;
 mod smoke;
