@@ -187,7 +187,8 @@ impl Pool {
         let port = config.get_ports().first().copied().unwrap_or(5432);
         let db = config.get_dbname().or(config.get_user()).unwrap_or("postgres").to_owned();
         let mut setup = format!(
-            "SET lock_timeout = {}; SET idle_in_transaction_session_timeout = {};",
+            "SET lock_timeout = {}; SET idle_in_transaction_session_timeout = {}; \
+             SET plan_cache_mode = force_generic_plan;",
             millis(options.lock_timeout),
             millis(options.idle_in_transaction_timeout)
         );
