@@ -50,8 +50,8 @@ use ent_core::storage::{
 use ent_core::{Error, Result};
 use futures::future::{join, join_all};
 use serde_json::value::RawValue;
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Row, SimpleQueryMessage};
 
 use super::catalog::{self, Catalog, CollectionInfo, IndexInfo};
 use super::error::{ADAPTER, is_connection_lost, map};
@@ -63,10 +63,10 @@ type Deltas = BTreeMap<(i64, Vec<u8>), (i64, String)>;
 /// Parameters of one statement.
 type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
 
-const BEGIN_RW: &str =
-    "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT value FROM ent_meta WHERE key = 'catalog_generation'";
-const BEGIN_RO: &str =
-    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT value FROM ent_meta WHERE key = 'catalog_generation'";
+const BEGIN_RW: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+const BEGIN_RO: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+/// Read in the snapshot of every transaction, in the round trip of its `BEGIN`.
+const GENERATION: &str = "SELECT value FROM ent_meta WHERE key = 'catalog_generation'";
 
 /// A transaction of a [`super::PostgresStore`].
 pub(crate) struct PgTransaction {
@@ -233,8 +233,23 @@ impl PgTransaction {
         for (sql, _) in statements {
             prepared.push(conn.prepare(sql).await?);
         }
+        let generation_stmt = match begin {
+            Some(_) => Some(conn.prepare(GENERATION).await?),
+            None => None,
+        };
         let client = &conn.client;
-        let head = async { if prefix.is_empty() { Ok(Vec::new()) } else { client.simple_query(&prefix).await } };
+        let head = async {
+            if !prefix.is_empty() {
+                client.simple_query(&prefix).await?;
+            }
+            Ok::<(), tokio_postgres::Error>(())
+        };
+        let generation = async {
+            match &generation_stmt {
+                Some(stmt) => client.query(stmt, &[]).await.map(Some),
+                None => Ok(None),
+            }
+        };
         let body = join_all(prepared.iter().zip(statements).map(|(stmt, (_, params))| client.query(stmt, params)));
         let tail = async {
             match suffix {
@@ -242,23 +257,17 @@ impl PgTransaction {
                 None => Ok(()),
             }
         };
-        let ((head, body), tail) = join(join(head, body), tail).await;
-        let head = head?;
+        let (((head, generation), body), tail) = join(join(join(head, generation), body), tail).await;
+        head?;
+        let generation = generation?;
         let mut outcomes = Vec::with_capacity(body.len());
         for rows in body {
             outcomes.push(rows?);
         }
         tail?;
-        let generation = if begin.is_some() {
-            head.iter()
-                .find_map(|m| match m {
-                    SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-                    _ => None,
-                })
-                .and_then(|v| catalog::parse_generation(&v).ok())
-        } else {
-            None
-        };
+        let generation = generation
+            .and_then(|rows| rows.first().map(|r| r.get::<_, String>(0)))
+            .and_then(|v| catalog::parse_generation(&v).ok());
         Ok((generation, outcomes))
     }
 

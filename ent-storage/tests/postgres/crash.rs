@@ -88,7 +88,10 @@ fn acknowledged_commits_survive_sigkill() {
     let url = require_postgres!();
     if let Ok(dir) = std::env::var(CHILD_ENV) {
         let generation: u64 = std::env::var(GEN_ENV).unwrap().parse().unwrap();
-        child(&url, &std::env::var(SCHEMA_ENV).unwrap(), Path::new(&dir), generation);
+        // The child's connections carry a name, so that the parent can wait for the server to end them.
+        let schema = std::env::var(SCHEMA_ENV).unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        child(&format!("{url}{sep}application_name={schema}"), &schema, Path::new(&dir), generation);
         return;
     }
     let schema = Schema::new(&url, "crash");
@@ -120,6 +123,23 @@ fn acknowledged_commits_survive_sigkill() {
         }
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
+        // The server finishes what it received before it notices the client is gone (a COMMIT on its way
+        // is applied): wait until the child's sessions have ended before looking.
+        runtime.block_on(async {
+            let admin = crate::common::admin(&url).await;
+            for _ in 0..1000 {
+                let n: i64 = admin
+                    .query_one("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", &[&schema.name])
+                    .await
+                    .unwrap()
+                    .get(0);
+                if n == 0 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("the killed child's sessions did not end");
+        });
         runtime.block_on(verify(&url, &schema.name, &dir.0, generation, &mut verified));
     }
     eprintln!(
