@@ -14,6 +14,8 @@ mod messagerie;
 #[cfg(feature = "notes")]
 mod notes;
 mod oneroster;
+#[cfg(feature = "postgres")]
+mod postgres_processes;
 mod rights;
 mod rights_oracle;
 mod sdk;

@@ -18,13 +18,11 @@ pub(crate) async fn open(url: &str) -> ent::Result<Ent> {
                 Some(p) => p.trim_start_matches("//"),
                 None if url.ends_with(".db") || url.ends_with(".sqlite") => url,
                 None if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
-                    return Err(ent::Error::Config(format!(
-                        "`{url}`: this build has no PostgreSQL adapter yet; use sqlite:PATH"
-                    )));
+                    return Ent::builder(Arc::new(crate::migrate::connect(url).await?)).build().await;
                 }
                 None => {
                     return Err(ent::Error::Config(format!(
-                        "`{url}` is not a database URL: use sqlite:PATH, sqlite::memory: or memory:"
+                        "`{url}` is not a database URL: use sqlite:PATH, postgres://USER@HOST/DB[?schema=NAME], sqlite::memory: or memory:"
                     )));
                 }
             };

@@ -12,13 +12,15 @@ use clap::{Args, Parser, Subcommand};
 mod database;
 mod import;
 mod serve;
+mod migrate;
 mod summary;
 
 /// ent: an Espace Numérique de Travail.
 #[derive(Debug, Parser)]
 #[command(name = "ent", version, about, long_about = None)]
 struct Cli {
-    /// The database: `sqlite:PATH` (or a path ending in `.db`), `sqlite::memory:`, `memory:`.
+    /// The database: `sqlite:PATH` (or a path ending in `.db`), `postgres://USER@HOST/DB[?schema=NAME]`,
+    /// `sqlite::memory:`, `memory:`.
     #[arg(long, global = true, env = "ENT_DATABASE", default_value = "sqlite:ent.db")]
     database: String,
     #[command(subcommand)]
@@ -34,6 +36,8 @@ enum Command {
     Demo(DemoArgs),
     /// Runs the portal: the web shell and the JSON API (`--demo`: with the demo school, to try it).
     Serve(serve::ServeArgs),
+    /// Copies a whole ENT from a SQLite file into an empty PostgreSQL database, and verifies the copy.
+    Migrate(migrate::MigrateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +103,9 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        if let Command::Migrate(args) = &cli.command {
+            return migrate::run(args).await;
+        }
         let ent = database::open(&cli.database).await?;
         match cli.command {
             Command::Import(ImportCommand::Aaf { paths, year, common }) => {
@@ -109,6 +116,7 @@ fn main() -> ExitCode {
             }
             Command::Demo(args) => import::demo(&ent, &args).await,
             Command::Serve(args) => serve::serve(&ent, &args).await,
+            Command::Migrate(_) => unreachable!("handled before opening the database"),
         }
     });
     match result {

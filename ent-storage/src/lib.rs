@@ -8,6 +8,10 @@ pub mod memory;
 mod blocking;
 #[cfg(feature = "fs")]
 pub mod fs;
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
+pub mod migrate;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 #[cfg(feature = "testkit")]
