@@ -11,8 +11,8 @@ use clap::{Args, Parser, Subcommand};
 
 mod database;
 mod import;
-mod serve;
 mod migrate;
+mod serve;
 mod summary;
 
 /// ent: an Espace Numérique de Travail.
