@@ -9,6 +9,8 @@ mod events;
 mod fixture;
 mod import;
 mod jobs;
+#[cfg(feature = "notes")]
+mod notes;
 mod oneroster;
 mod rights;
 mod rights_oracle;

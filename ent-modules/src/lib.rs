@@ -1,1 +1,6 @@
 //! The bundled service modules of **ent**, each behind a cargo feature of its name.
+//!
+//! - `notes`: evaluations, grades and the averaging engine ([`notes`]).
+
+#[cfg(feature = "notes")]
+pub mod notes;

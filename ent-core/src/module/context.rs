@@ -124,6 +124,18 @@ impl<'a> Context<'a> {
         let facts = crate::rights::PupilFacts::load(&mut *self.tx, pupil, year).await?;
         engine.read_pupil(&self.rt.registry, self.caller, &facts, subject).await
     }
+
+    /// Checks that the caller may read each of these pupils' data (in `subject`, when given), from facts the
+    /// module already read (a class's members), reading the caller's rights once: [`Error::Forbidden`] if
+    /// any pupil is out of reach. Each staff read is audited, one entry per pupil, off the request path.
+    pub async fn read_pupils(
+        &mut self,
+        pupils: &[crate::rights::PupilFacts],
+        subject: Option<crate::SubjectId>,
+    ) -> Result<Vec<Option<crate::rights::Relation>>> {
+        let engine = self.engine()?;
+        engine.read_pupils(&self.rt.registry, self.caller, pupils, subject).await
+    }
 }
 
 /// Runs a handler's future, turning a panic into [`Error::Panicked`].
