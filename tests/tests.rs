@@ -11,6 +11,8 @@ mod import;
 mod jobs;
 #[cfg(feature = "notes")]
 mod notes;
+#[cfg(feature = "messagerie")]
+mod messagerie;
 mod oneroster;
 mod rights;
 mod rights_oracle;

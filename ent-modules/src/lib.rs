@@ -4,3 +4,6 @@
 
 #[cfg(feature = "notes")]
 pub mod notes;
+
+#[cfg(feature = "messagerie")]
+pub mod messagerie;

@@ -33,6 +33,17 @@ pub trait FullText: Send + Sync + std::fmt::Debug + 'static {
     /// Indexes a document's text under `partition`, replacing what was indexed for that document before.
     async fn index(&self, collection: &str, doc: &Tuple, partition: &Tuple, text: &str) -> Result<()>;
 
+    /// Indexes one text for several documents, each under its own partition (a message in each mailbox
+    /// that holds it), replacing what was indexed for them before. The default calls [`FullText::index`]
+    /// for each; an adapter whose writes are durable one by one should do them in one transaction (SQLite
+    /// does: a message to 2,000 people is one commit, not 2,000).
+    async fn index_many(&self, collection: &str, docs: &[(Tuple, Tuple)], text: &str) -> Result<()> {
+        for (doc, partition) in docs {
+            self.index(collection, doc, partition, text).await?;
+        }
+        Ok(())
+    }
+
     /// Removes a document; returns whether it was indexed.
     async fn remove(&self, collection: &str, doc: &Tuple) -> Result<bool>;
 

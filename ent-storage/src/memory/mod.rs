@@ -28,11 +28,13 @@
 //! ```
 
 mod blob;
+mod fulltext;
 mod keyspace;
 mod store;
 mod transaction;
 
 pub use blob::MemoryBlobStore;
+pub use fulltext::MemoryFullText;
 pub use store::MemoryStore;
 
 #[cfg(test)]

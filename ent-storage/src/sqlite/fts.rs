@@ -85,32 +85,45 @@ fn remove_row(conn: &Connection, row: i64) -> Result<()> {
     Ok(())
 }
 
+/// Indexes one document in the caller's write transaction, replacing what was indexed for it.
+fn index_in(conn: &Connection, collection: &str, doc: &[u8], partition: &[u8], text: &str) -> Result<()> {
+    let scope = scope(collection, partition);
+    let row = match doc_row(conn, collection, doc)? {
+        Some(row) => {
+            remove_row(conn, row)?;
+            conn.prepare_cached("UPDATE ent_fts_doc SET partition = ?2 WHERE rowid = ?1")
+                .and_then(|mut s| s.execute((row, partition)))
+                .doing("indexing a document")?;
+            row
+        }
+        None => {
+            conn.prepare_cached("INSERT INTO ent_fts_doc (collection, doc, partition) VALUES (?1, ?2, ?3)")
+                .and_then(|mut s| s.execute((collection, doc, partition)))
+                .doing("indexing a document")?;
+            conn.last_insert_rowid()
+        }
+    };
+    conn.prepare_cached("INSERT INTO ent_fts (rowid, scope, body) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute((row, &scope, text)))
+        .doing("indexing a document")?;
+    Ok(())
+}
+
 #[async_trait]
 impl FullText for SqliteFullText {
     async fn index(&self, collection: &str, doc: &Tuple, partition: &Tuple, text: &str) -> Result<()> {
-        let doc = doc.encode()?;
-        let partition = partition.encode()?;
-        let scope = scope(collection, &partition);
+        let (doc, partition) = (doc.encode()?, partition.encode()?);
+        self.shared.write(|conn| index_in(conn, collection, &doc, &partition, text)).await
+    }
+
+    async fn index_many(&self, collection: &str, docs: &[(Tuple, Tuple)], text: &str) -> Result<()> {
+        let encoded =
+            docs.iter().map(|(d, p)| Ok((d.encode()?, p.encode()?))).collect::<Result<Vec<(Vec<u8>, Vec<u8>)>>>()?;
         self.shared
             .write(|conn| {
-                let row = match doc_row(conn, collection, &doc)? {
-                    Some(row) => {
-                        remove_row(conn, row)?;
-                        conn.prepare_cached("UPDATE ent_fts_doc SET partition = ?2 WHERE rowid = ?1")
-                            .and_then(|mut s| s.execute((row, &partition)))
-                            .doing("indexing a document")?;
-                        row
-                    }
-                    None => {
-                        conn.prepare_cached("INSERT INTO ent_fts_doc (collection, doc, partition) VALUES (?1, ?2, ?3)")
-                            .and_then(|mut s| s.execute((collection, &doc, &partition)))
-                            .doing("indexing a document")?;
-                        conn.last_insert_rowid()
-                    }
-                };
-                conn.prepare_cached("INSERT INTO ent_fts (rowid, scope, body) VALUES (?1, ?2, ?3)")
-                    .and_then(|mut s| s.execute((row, &scope, text)))
-                    .doing("indexing a document")?;
+                for (doc, partition) in &encoded {
+                    index_in(conn, collection, doc, partition, text)?;
+                }
                 Ok(())
             })
             .await
@@ -158,7 +171,23 @@ impl FullText for SqliteFullText {
 
 #[cfg(test)]
 mod tests {
+    use ent_core::storage::fulltext::FullText;
+
     use super::expression;
+    use crate::sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn index_many_indexes_each_document_in_its_partition() {
+        let fts = SqliteStore::in_memory().unwrap().full_text();
+        let docs: Vec<_> = ["a", "b", "c"].iter().map(|p| ((*p, 1).into(), (*p,).into())).collect();
+        fts.index("c", &("a", 1).into(), &("a",).into(), "ancien texte").await.unwrap();
+        fts.index_many("c", &docs, "Conseil de classe du 2e trimestre").await.unwrap();
+        for p in ["a", "b", "c"] {
+            assert_eq!(fts.search("c", &(p,).into(), "conseil", 10).await.unwrap(), vec![(p, 1).into()]);
+        }
+        assert!(fts.search("c", &("a",).into(), "ancien", 10).await.unwrap().is_empty(), "replaced");
+        assert!(fts.search("c", &("d",).into(), "conseil", 10).await.unwrap().is_empty());
+    }
 
     #[test]
     fn user_input_never_forms_fts5_syntax() {
