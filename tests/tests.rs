@@ -23,3 +23,5 @@ mod sqlite_processes;
 mod storage_memory;
 #[cfg(feature = "web")]
 mod web;
+#[cfg(all(feature = "web", feature = "notes", feature = "messagerie"))]
+mod web_modules;

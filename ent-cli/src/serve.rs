@@ -16,8 +16,12 @@ use ent::core::account::{AccountPolicy, Accounts};
 use ent::core::clock::{Clock, SystemClock};
 use ent::core::directory::Profile;
 use ent::core::rights::{AuditAppender, RightsEngine};
+use ent::core::storage::blob::BlobStore;
 use ent::import::demo::DemoConfig;
+use ent::modules::messagerie::Messagerie;
+use ent::modules::notes::Notes;
 use ent::storage::fs::FsBlobStore;
+use ent::storage::memory::MemoryFullText;
 use ent::web::{Portal, WebConfig};
 
 use crate::summary::Outcome;
@@ -67,8 +71,18 @@ pub(crate) async fn serve(opened: &Ent, args: &ServeArgs) -> ent::Result<Outcome
     let store = opened.store().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = RightsEngine::new(store.clone(), clock.clone());
-    let ent =
-        Ent::builder(store.clone()).clock(clock.clone()).authorizer(engine.clone()).module(Portal).build().await?;
+    let max_upload = args.max_upload_mib.saturating_mul(1 << 20);
+    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(&args.files, max_upload)?.with_clock(clock.clone()));
+    // The messagerie's attachments go with the uploads; its search index is kept in memory (see the report).
+    let messagerie = Messagerie::new(blobs.clone(), Arc::new(MemoryFullText::new()));
+    let ent = Ent::builder(store.clone())
+        .clock(clock.clone())
+        .authorizer(engine.clone())
+        .module(Portal)
+        .module(Notes)
+        .module(messagerie.clone())
+        .build()
+        .await?;
     let mut policy = AccountPolicy::default();
     if args.demo {
         policy.totp_required_for.clear();
@@ -79,6 +93,8 @@ pub(crate) async fn serve(opened: &Ent, args: &ServeArgs) -> ent::Result<Outcome
     if args.demo {
         writeln!(out, "Chargement de l'établissement de démonstration… / Loading the demo school…").map_err(io)?;
         let logins = ent::portal::load_demo(&ent, &accounts, &DemoConfig::college()).await?;
+        writeln!(out, "Notes et messages de démonstration… / Demo grades and messages…").map_err(io)?;
+        ent::demo_content::seed_demo_content(store.clone(), messagerie.clone(), &logins, clock.now()).await?;
         writeln!(
             out,
             "\nComptes de démonstration / demo accounts (mot de passe / password: « {} »):",
@@ -94,12 +110,10 @@ pub(crate) async fn serve(opened: &Ent, args: &ServeArgs) -> ent::Result<Outcome
         )
         .map_err(io)?;
     }
-    let max_upload = args.max_upload_mib.saturating_mul(1 << 20);
-    let blobs = FsBlobStore::open(&args.files, max_upload)?.with_clock(clock);
     let config = WebConfig {
         max_upload_bytes: max_upload,
         trust_forwarded_for: args.trust_forwarded_for,
-        blobs: Some(Arc::new(blobs)),
+        blobs: Some(blobs),
         title: args.title.clone(),
         ..WebConfig::default()
     };
