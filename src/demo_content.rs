@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use ent_core::clock::{Clock, ManualClock};
 use ent_core::directory::query::{self, Responsables};
-use ent_core::directory::{Period, Profile, SchoolYear, Unit, User};
+use ent_core::directory::{Period, PeriodKind, Profile, SchoolYear, Structure, Unit, User};
 use ent_core::rights::RightsEngine;
 use ent_core::storage::{Record, Scan, Store, TxExt, TxMode};
 use ent_core::{Caller, Ent, StructureId, UserId};
@@ -76,9 +76,11 @@ pub async fn seed_demo_content(
     // The moment of each piece of content: the messages on the last school day before today, the grades on
     // the school days of the current period before it.
     let message_day = school_days_before(today, 1).into_iter().next().unwrap_or(today);
-    let period = current_period(&*store, structure, year, message_day).await?;
-    let clock = ManualClock::at(at(period.start, 6, 0));
+    let first_day = NaiveDate::from_ymd_opt(year.0, 9, 1).unwrap_or(today);
+    let clock = ManualClock::at(at(first_day.min(message_day), 6, 0));
     let ent = assembly(store.clone(), clock.clone(), messagerie).await?;
+    set_periods(&ent, &*store, structure, head.id, year).await?;
+    let period = current_period(&*store, structure, year, message_day).await?;
 
     // Who gets grades: every subject of the pupil's and the parent's children's classes, and every class
     // and group the demo teacher teaches (their subject only).
@@ -282,6 +284,32 @@ fn school_days_before(day: NaiveDate, n: usize) -> Vec<NaiveDate> {
         }
     }
     out
+}
+
+/// The school year's periods, as the head sets them with `notes.set_period` (the national calendar's
+/// usual cut: trimestres end with November and early March, semestres with January), unless the structure
+/// has some already.
+async fn set_periods(ent: &Ent, store: &dyn Store, structure: StructureId, head: UserId, year: SchoolYear) -> Result<()> {
+    let mut tx = store.begin(TxMode::ReadOnly).await?;
+    if tx.count(&Scan::primary(Period::COLLECTION).prefix((structure.0, i64::from(year.0))).limit(1)).await? > 0 {
+        return Ok(());
+    }
+    let kind = tx.get_record::<Structure>(structure).await?.map(|s| s.value.periods).unwrap_or_default();
+    drop(tx);
+    let y = year.0;
+    let d = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    let cuts = match kind {
+        PeriodKind::Trimestres => {
+            vec![(d(y, 9, 1), d(y, 11, 30)), (d(y, 12, 1), d(y + 1, 3, 6)), (d(y + 1, 3, 7), d(y + 1, 7, 4))]
+        }
+        PeriodKind::Semestres => vec![(d(y, 9, 1), d(y + 1, 1, 31)), (d(y + 1, 2, 1), d(y + 1, 7, 4))],
+    };
+    let caller = Caller::user(head, structure, [Profile::Direction]);
+    for (i, (start, end)) in cuts.into_iter().enumerate() {
+        ent.call_value(&caller, "notes.set_period", json!({"year": y, "index": i + 1, "start": start, "end": end}))
+            .await?;
+    }
+    Ok(())
 }
 
 /// The period containing `day`, else the last begun before it, else the first.

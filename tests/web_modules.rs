@@ -114,14 +114,30 @@ async fn send(app: &Router, method: Method, path: &str, token: Option<&str>, bod
 
 impl Api {
     async fn login(app: &Router, login: &str) -> Api {
-        let (status, body) = send(
-            app,
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"login": login, "password": DEMO_PASSWORD, "bearer": true})),
-        )
-        .await;
+        // The shell's page hands out the CSRF token that the login (a cookie-less POST) must echo.
+        let req = Request::builder().uri("/").header(header::HOST, "localhost:8080").body(Body::empty()).unwrap();
+        let page = app.clone().oneshot(req).await.unwrap();
+        let csrf = page.headers().get_all(header::SET_COOKIE).iter().find_map(|c| {
+            let c = c.to_str().unwrap();
+            c.strip_prefix("__Host-ent-csrf=").map(|v| v.split(';').next().unwrap().to_owned())
+        });
+        let csrf = csrf.expect("the CSRF cookie");
+        let body = json!({"login": login, "password": DEMO_PASSWORD, "bearer": true}).to_string();
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/auth/login")
+            .header(header::HOST, "localhost:8080")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::COOKIE, format!("__Host-ent-csrf={csrf}"))
+            .header("x-csrf-token", &csrf)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(body))
+            .unwrap();
+        req.extensions_mut().insert(ConnectInfo("192.0.2.10:50000".parse::<SocketAddr>().unwrap()));
+        let response = app.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         assert_eq!(status, StatusCode::OK, "{login}: {body}");
         Api { app: app.clone(), token: body["token"].as_str().expect("a bearer token").to_owned() }
     }
@@ -249,7 +265,8 @@ async fn my_units_refuses_who_may_not_read_grades() {
     let (status, body) =
         send(&site.app, Method::POST, "/api/v1/notes/my_units", Some(&admin.token), Some(json!({"year": "x"}))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input")));
-    let (status, body) = send(&site.app, Method::POST, "/api/v1/notes/my_units", None, Some(json!({}))).await;
+    let (status, body) =
+        send(&site.app, Method::POST, "/api/v1/notes/my_units", Some("not-a-token"), Some(json!({}))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 }
 

@@ -335,7 +335,7 @@ class MailPage extends HTMLElement {
       e.preventDefault();
       const p = await preview.refresh();
       if (!p) return;
-      if (p.resolution.excluded.length > 0 && !preview.confirmed()) {
+      if (p.excluded.length > 0 && !preview.confirmed()) {
         this.status.replaceChildren(notice(t(T.confirmNeeded)));
         preview.focusConfirm();
         return;
@@ -482,7 +482,7 @@ class PreviewBox {
     if (input.to.length === 0 && !input.reply_to) { this.el.replaceChildren(); this.last = null; return null; }
     try {
       const p = await call("messagerie", "preview", input);
-      const r = p.resolution;
+      const r = p; // the resolution's fields are flattened into the preview
       const was = this.confirmed();
       const parts = [h("h3", {}, t(T.previewTitle)),
         h("p", { class: "mail-allowed" }, h("strong", { "data-allowed": r.allowed.length }, String(r.allowed.length)), ` ${t(T.people)} ${t(T.allowed)}`,
