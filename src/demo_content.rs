@@ -57,9 +57,8 @@ pub async fn seed_demo_content(
     if has_grades(&*store).await? {
         return Ok(DemoContent::default());
     }
-    let login = |p: Profile| {
-        logins.iter().find(|l| l.profile == p).ok_or_else(|| Error::not_found("demo login", p.as_str()))
-    };
+    let login =
+        |p: Profile| logins.iter().find(|l| l.profile == p).ok_or_else(|| Error::not_found("demo login", p.as_str()));
     let pupil = user_by_login(&*store, &login(Profile::Eleve)?.login).await?;
     let parent = user_by_login(&*store, &login(Profile::Responsable)?.login).await?;
     let teacher = user_by_login(&*store, &login(Profile::Enseignant)?.login).await?;
@@ -94,9 +93,11 @@ pub async fn seed_demo_content(
     }
     classes.retain(|u| matches!(u, Unit::Class(_)));
     let mut seen = Vec::new();
-    classes.retain(|u| !seen.contains(u) && {
-        seen.push(*u);
-        true
+    classes.retain(|u| {
+        !seen.contains(u) && {
+            seen.push(*u);
+            true
+        }
     });
     let teachings = query::teachings_of(&mut *tx, teacher.id, year).await?;
     let mut plan = Vec::new();
@@ -115,9 +116,11 @@ pub async fn seed_demo_content(
         let members = member_ids(&mut *tx, t.unit, year).await?;
         planned(t.unit, t.subject, t.teacher, &members);
     }
-    let pupil_class = query::units_of(&mut *tx, pupil.id, year).await?.into_iter().map(|m| m.unit).find(|u| {
-        matches!(u, Unit::Class(_))
-    });
+    let pupil_class = query::units_of(&mut *tx, pupil.id, year)
+        .await?
+        .into_iter()
+        .map(|m| m.unit)
+        .find(|u| matches!(u, Unit::Class(_)));
     let class_teachers = match pupil_class {
         Some(u) => query::teachers_of(&mut *tx, u, year, None).await?,
         None => vec![],
@@ -127,11 +130,8 @@ pub async fn seed_demo_content(
 
     let mut out = DemoContent::default();
     let last = message_day.pred_opt().unwrap_or(message_day).min(period.end);
-    let days: Vec<NaiveDate> = school_days_before(last + Duration::days(1), 60)
-        .into_iter()
-        .filter(|d| *d >= period.start)
-        .rev()
-        .collect();
+    let days: Vec<NaiveDate> =
+        school_days_before(last + Duration::days(1), 60).into_iter().filter(|d| *d >= period.start).rev().collect();
     if !days.is_empty() {
         // Two evaluations per class and subject (three for the demo teacher), in date order.
         let mut evaluations = Vec::new();
@@ -152,14 +152,17 @@ pub async fn seed_demo_content(
                 Unit::Group(g) => json!({"kind": "group", "id": g}),
             };
             let written = ent
-                .call_value(&caller, "notes.create_evaluation", json!({
-                    "unit": unit_json, "subject": subject, "period": period.index, "date": day,
-                    "title": TITLES[(n + k * 2) % TITLES.len()], "scale": scale,
-                    "coefficient": if k == 1 { "2" } else { "1" },
-                }))
+                .call_value(
+                    &caller,
+                    "notes.create_evaluation",
+                    json!({
+                        "unit": unit_json, "subject": subject, "period": period.index, "date": day,
+                        "title": TITLES[(n + k * 2) % TITLES.len()], "scale": scale,
+                        "coefficient": if k == 1 { "2" } else { "1" },
+                    }),
+                )
                 .await?;
-            let grades: Vec<Value> =
-                members.iter().enumerate().map(|(i, p)| grade(*p, i, n * 7 + k, scale)).collect();
+            let grades: Vec<Value> = members.iter().enumerate().map(|(i, p)| grade(*p, i, n * 7 + k, scale)).collect();
             out.grades += grades.len();
             ent.call_value(&caller, "notes.record_grades", json!({"evaluation": written["id"], "grades": grades}))
                 .await?;
@@ -259,8 +262,8 @@ fn grade(pupil: UserId, i: usize, salt: usize, scale: u32) -> Value {
         return json!({"pupil": pupil, "status": "Abs"});
     }
     // Each pupil has a level (from their id), each evaluation moves it a little.
-    let level = 9 + (pupil.0.as_u128() % 8) as u32; // 9..16 on 20
-    let swing = (h % 9) as i64 - 4; // -4..4
+    let level = 10 + (pupil.0.as_u128() % 8) as u32; // 10..17 on 20
+    let swing = (h % 7) as i64 - 3; // -3..3
     let on20 = (i64::from(level) + swing).clamp(3, 20) as u32;
     let halves = on20 * 2 * scale / 20 + u32::from(h % 2 == 0 && on20 < 20);
     let value = halves.min(scale * 2);
@@ -289,7 +292,13 @@ fn school_days_before(day: NaiveDate, n: usize) -> Vec<NaiveDate> {
 /// The school year's periods, as the head sets them with `notes.set_period` (the national calendar's
 /// usual cut: trimestres end with November and early March, semestres with January), unless the structure
 /// has some already.
-async fn set_periods(ent: &Ent, store: &dyn Store, structure: StructureId, head: UserId, year: SchoolYear) -> Result<()> {
+async fn set_periods(
+    ent: &Ent,
+    store: &dyn Store,
+    structure: StructureId,
+    head: UserId,
+    year: SchoolYear,
+) -> Result<()> {
     let mut tx = store.begin(TxMode::ReadOnly).await?;
     if tx.count(&Scan::primary(Period::COLLECTION).prefix((structure.0, i64::from(year.0))).limit(1)).await? > 0 {
         return Ok(());

@@ -9,10 +9,10 @@ mod events;
 mod fixture;
 mod import;
 mod jobs;
-#[cfg(feature = "notes")]
-mod notes;
 #[cfg(feature = "messagerie")]
 mod messagerie;
+#[cfg(feature = "notes")]
+mod notes;
 mod oneroster;
 mod rights;
 mod rights_oracle;

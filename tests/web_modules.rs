@@ -59,10 +59,8 @@ async fn assembly() -> Portal3 {
     let clock = school_hours();
     let store = Arc::new(MemoryStore::new());
     let clock_arc: Arc<dyn Clock> = Arc::new(clock.clone());
-    let messagerie = Messagerie::new(
-        Arc::new(MemoryBlobStore::new(1 << 20, clock_arc.clone())),
-        Arc::new(MemoryFullText::new()),
-    );
+    let messagerie =
+        Messagerie::new(Arc::new(MemoryBlobStore::new(1 << 20, clock_arc.clone())), Arc::new(MemoryFullText::new()));
     let ent = Ent::builder(store.clone())
         .clock(clock_arc.clone())
         .authorizer(RightsEngine::new(store.clone(), clock_arc))
@@ -76,7 +74,11 @@ async fn assembly() -> Portal3 {
 }
 
 fn accounts(p: &Portal3) -> Accounts {
-    Accounts::new(p.store.clone(), p.ent.clock().clone(), AccountPolicy { totp_required_for: vec![], ..Default::default() })
+    Accounts::new(
+        p.store.clone(),
+        p.ent.clock().clone(),
+        AccountPolicy { totp_required_for: vec![], ..Default::default() },
+    )
 }
 
 fn router(p: &Portal3, accounts: Accounts) -> Router {
@@ -96,7 +98,13 @@ struct Api {
     token: String,
 }
 
-async fn send(app: &Router, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+async fn send(
+    app: &Router,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut req = Request::builder().method(method).uri(path).header(header::HOST, "localhost:8080");
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -192,7 +200,8 @@ async fn every_demo_login_finds_grades_and_messages() {
         assert!(c["period"]["general"]["shown"].is_string(), "{c}");
     }
     let inbox = parent.call("messagerie.list", json!({"folder": "inbox"})).await;
-    let subjects: Vec<&str> = inbox["entries"].as_array().unwrap().iter().map(|e| e["subject"].as_str().unwrap()).collect();
+    let subjects: Vec<&str> =
+        inbox["entries"].as_array().unwrap().iter().map(|e| e["subject"].as_str().unwrap()).collect();
     assert!(subjects.contains(&"Sortie au musée des Beaux-Arts jeudi"), "{subjects:?}");
     assert!(subjects.contains(&"Photo de classe mardi prochain"), "{subjects:?}");
     let sent = parent.call("messagerie.list", json!({"folder": "sent"})).await;
@@ -210,7 +219,9 @@ async fn every_demo_login_finds_grades_and_messages() {
     assert!(grid["evaluations"].as_array().unwrap().len() >= 2, "{}", grid["evaluations"]);
     assert!(grid["pupils"][0]["average"].is_object() || grid["pupils"][1]["average"].is_object());
     let inbox = teacher.call("messagerie.list", json!({"folder": "inbox"})).await;
-    assert!(inbox["entries"].as_array().unwrap().iter().any(|e| e["subject"] == "Conseils de classe : saisie des notes"));
+    assert!(
+        inbox["entries"].as_array().unwrap().iter().any(|e| e["subject"] == "Conseils de classe : saisie des notes")
+    );
 
     // The head: every class to choose from, a class's averages, the vie scolaire's report.
     let head = Api::login(&app, &login(Profile::Direction)).await;
@@ -376,7 +387,12 @@ async fn small_school(p: &Portal3) -> Site {
         let code = report.codes.iter().find(|c| c.login == login).unwrap_or_else(|| panic!("{login}"));
         let opened = accounts.activate(&code.code, DEMO_PASSWORD, None, None).await.expect("activation");
         accounts.logout(opened.token.expose()).await.expect("logout");
-        logins.push(DemoLogin { profile, login: login.into(), display_name: name.into(), password: DEMO_PASSWORD.into() });
+        logins.push(DemoLogin {
+            profile,
+            login: login.into(),
+            display_name: name.into(),
+            password: DEMO_PASSWORD.into(),
+        });
     }
     let seeded = seed_demo_content(p.store.clone(), p.messagerie.clone(), &logins, p.clock.now()).await.expect("seed");
     assert!(seeded.evaluations >= 6 && seeded.messages >= 4, "{seeded:?}");
@@ -533,20 +549,27 @@ async fn the_grades_and_mail_pages_in_chromium() {
     // The pupil: the widgets of the latest grades and of the mail, then the grades page with an average.
     login(&c, &base, "lea.martin", "Léa").await;
     until(&c, "the latest grades", "document.querySelectorAll('notes-latest li').length > 0").await;
-    until(&c, "the unread count", "Number(document.querySelector('messagerie-latest [data-unread]')?.dataset.unread) >= 1")
-        .await;
+    until(
+        &c,
+        "the unread count",
+        "Number(document.querySelector('messagerie-latest [data-unread]')?.dataset.unread) >= 1",
+    )
+    .await;
     accessible(&c, "home of a pupil with grades and mail").await;
     screenshot(&c, "notes-home-pupil").await;
     open(&c, "notes.grades").await;
-    until(&c, "the overall average", "/^\\d+,\\d+$/.test(document.querySelector('[data-general]')?.textContent ?? '')").await;
-    let subjects = text(&c, "[...document.querySelectorAll('.notes-subject h2')].map(h => h.textContent).join('|')").await;
+    until(&c, "the overall average", "/^\\d+,\\d+$/.test(document.querySelector('[data-general]')?.textContent ?? '')")
+        .await;
+    let subjects =
+        text(&c, "[...document.querySelectorAll('.notes-subject h2')].map(h => h.textContent).join('|')").await;
     assert!(subjects.contains("FRANCAIS") && subjects.contains("MATHEMATIQUES"), "{subjects}");
     assert_eq!(text(&c, "document.querySelector('notes-grades h1').textContent").await, "Mes notes");
     accessible(&c, "grades of a pupil").await;
     screenshot(&c, "notes-grades-pupil").await;
     c.set_window_size(390, 844).await.expect("phone size");
     until(&c, "the phone layout", "getComputedStyle(document.querySelector('button.menu')).display !== 'none'").await;
-    let overflow = c.execute("return document.documentElement.scrollWidth <= window.innerWidth + 1", vec![]).await.unwrap();
+    let overflow =
+        c.execute("return document.documentElement.scrollWidth <= window.innerWidth + 1", vec![]).await.unwrap();
     assert_eq!(overflow, json!(true), "the grades page fits a phone's width");
     screenshot(&c, "notes-grades-pupil-phone").await;
     c.set_window_size(1280, 900).await.expect("desktop size");
@@ -555,7 +578,12 @@ async fn the_grades_and_mail_pages_in_chromium() {
     // The teacher enters a grade in the grid, then creates an evaluation.
     login(&c, &base, "helene.roux", "Hélène").await;
     open(&c, "notes.grid").await;
-    until(&c, "the grid", "document.querySelector('.notes-grid tbody tr') !== null && document.querySelector('#notes-mark-0') !== null").await;
+    until(
+        &c,
+        "the grid",
+        "document.querySelector('.notes-grid tbody tr') !== null && document.querySelector('#notes-mark-0') !== null",
+    )
+    .await;
     accessible(&c, "grid of a teacher").await;
     screenshot(&c, "notes-grid-teacher").await;
     let pupil = text(&c, "document.querySelector('label[for=notes-mark-0]').textContent").await;
@@ -565,7 +593,12 @@ async fn the_grades_and_mail_pages_in_chromium() {
     until(&c, "the refusal", "document.querySelector('#notes-mark-1')?.getAttribute('aria-invalid') === 'true'").await;
     fill(&c, "#notes-mark-1", "Abs").await;
     click(&c, "form.notes-entry button[type=submit]").await;
-    until(&c, "the saved grades", "document.querySelector('.notice.success')?.textContent.startsWith('Notes enregistrées')").await;
+    until(
+        &c,
+        "the saved grades",
+        "document.querySelector('.notice.success')?.textContent.startsWith('Notes enregistrées')",
+    )
+    .await;
     let row = text(&c, &format!("[...document.querySelectorAll('.notes-grid tbody tr')].find(r => r.querySelector('th').textContent === {pupil:?}).innerText")).await;
     assert!(row.contains("17,5/20"), "{row}");
     fill(&c, "#notes-new-title", "Géométrie dans l’espace").await;
@@ -585,7 +618,8 @@ async fn the_grades_and_mail_pages_in_chromium() {
     // The parent writes to the maths teacher: the preview says who receives it, then it is sent.
     login(&c, &base, "sophie.martin", "Sophie").await;
     open(&c, "notes.grades").await;
-    until(&c, "the child's grades", "document.querySelector('notes-grades h1')?.textContent.startsWith('Notes de')").await;
+    until(&c, "the child's grades", "document.querySelector('notes-grades h1')?.textContent.startsWith('Notes de')")
+        .await;
     accessible(&c, "grades of a parent's child").await;
     screenshot(&c, "notes-grades-parent").await;
     open(&c, "messagerie.mail").await;
@@ -607,21 +641,34 @@ async fn the_grades_and_mail_pages_in_chromium() {
     accessible(&c, "writing a message").await;
     screenshot(&c, "messagerie-compose-parent").await;
     click(&c, ".mail-compose button[type=submit]").await;
-    until(&c, "the message sent", "document.querySelector('.notice.success')?.textContent.startsWith('Message envoyé à 1')").await;
+    until(
+        &c,
+        "the message sent",
+        "document.querySelector('.notice.success')?.textContent.startsWith('Message envoyé à 1')",
+    )
+    .await;
     logout(&c).await;
 
     // The teacher sees it unread, opens it, and it is read.
     login(&c, &base, "helene.roux", "Hélène").await;
     open(&c, "messagerie.mail").await;
-    until(&c, "the unread message", "[...document.querySelectorAll('.mail-item.unread')].some(li => li.textContent.includes('Rendez-vous'))").await;
-    let badge = text(&c, "document.querySelector('.mail-folder[data-folder=inbox] .mail-badge')?.textContent ?? ''").await;
+    until(
+        &c,
+        "the unread message",
+        "[...document.querySelectorAll('.mail-item.unread')].some(li => li.textContent.includes('Rendez-vous'))",
+    )
+    .await;
+    let badge =
+        text(&c, "document.querySelector('.mail-folder[data-folder=inbox] .mail-badge')?.textContent ?? ''").await;
     assert!(badge.parse::<u32>().unwrap() >= 1, "{badge}");
     screenshot(&c, "messagerie-inbox-teacher").await;
     c.execute("[...document.querySelectorAll('.mail-item')].find(li => li.textContent.includes('Rendez-vous')).querySelector('button').click()", vec![])
         .await
         .unwrap();
     until(&c, "the message", "document.querySelector('.mail-message h2')?.textContent === 'Rendez-vous'").await;
-    assert!(text(&c, "document.querySelector('.mail-body').textContent").await.contains("Pourrions-nous nous voir jeudi ?"));
+    assert!(
+        text(&c, "document.querySelector('.mail-body').textContent").await.contains("Pourrions-nous nous voir jeudi ?")
+    );
     accessible(&c, "reading a message").await;
     screenshot(&c, "messagerie-read-teacher").await;
     click(&c, ".mail-back").await;

@@ -93,8 +93,16 @@ pub(crate) async fn serve(opened: &Ent, args: &ServeArgs) -> ent::Result<Outcome
     if args.demo {
         writeln!(out, "Chargement de l'établissement de démonstration… / Loading the demo school…").map_err(io)?;
         let logins = ent::portal::load_demo(&ent, &accounts, &DemoConfig::college()).await?;
-        writeln!(out, "Notes et messages de démonstration… / Demo grades and messages…").map_err(io)?;
-        ent::demo_content::seed_demo_content(store.clone(), messagerie.clone(), &logins, clock.now()).await?;
+        let seeded =
+            ent::demo_content::seed_demo_content(store.clone(), messagerie.clone(), &logins, clock.now()).await?;
+        if seeded.evaluations > 0 {
+            writeln!(
+                out,
+                "Notes et messages de démonstration / demo grades and messages: {} évaluations, {} notes, {} messages",
+                seeded.evaluations, seeded.grades, seeded.messages
+            )
+            .map_err(io)?;
+        }
         writeln!(
             out,
             "\nComptes de démonstration / demo accounts (mot de passe / password: « {} »):",

@@ -34,8 +34,8 @@ mod body;
 mod events;
 mod records;
 mod rules;
-mod web;
 mod service;
+mod web;
 
 use std::borrow::Cow;
 use std::sync::Arc;

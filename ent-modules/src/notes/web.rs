@@ -39,7 +39,13 @@ pub(super) fn declare(mut m: Manifest) -> Manifest {
         .nav("notes.grades", "Notes", "Grades", [Eleve, Responsable])
         .nav("notes.grid", "Saisie des notes", "Grade entry", [Enseignant])
         .nav("notes.classes", "Moyennes des classes", "Class averages", [Direction, VieScolaire, AdminLocal])
-        .widget("notes.latest", "notes-latest", "web/notes.js", ("Dernières notes", "Latest grades"), [Eleve, Responsable])
+        .widget(
+            "notes.latest",
+            "notes-latest",
+            "web/notes.js",
+            ("Dernières notes", "Latest grades"),
+            [Eleve, Responsable],
+        )
 }
 
 /// The bytes of a declared web asset.

@@ -86,6 +86,12 @@ const PROFILES = {
   administratif: { fr: "Le secrétariat", en: "The office staff" },
 };
 
+const BLOCKED = {
+  outside_opening_hours: { fr: "Vous ne pouvez pas envoyer de message en dehors des horaires d'ouverture de la messagerie de l'établissement.",
+                           en: "You cannot send messages outside the school's mail opening hours." },
+  no_sender_profile: { fr: "Votre profil ne permet pas d'envoyer de message ici.", en: "Your profile cannot send messages here." },
+};
+
 const AUDIENCE = { members: T.members, parents: T.parents, teachers: T.teachersOf };
 const SYSTEM = ["inbox", "sent", "trash"];
 
@@ -487,7 +493,7 @@ class PreviewBox {
       const parts = [h("h3", {}, t(T.previewTitle)),
         h("p", { class: "mail-allowed" }, h("strong", { "data-allowed": r.allowed.length }, String(r.allowed.length)), ` ${t(T.people)} ${t(T.allowed)}`,
           r.allowed.length > 0 && r.allowed.length <= 8 ? ` : ${r.allowed.map((x) => x.name).join(", ")}` : "")];
-      if (r.blocked) parts.push(notice(bilingual(r.excluded[0]?.message ?? r.blocked)));
+      if (r.blocked) parts.push(notice(t(BLOCKED[r.blocked] ?? { fr: r.blocked })));
       if (p.mass) parts.push(h("p", { class: "muted" }, t(T.mass)));
       if (r.excluded.length) {
         parts.push(h("div", { class: "notice error mail-excluded", role: "alert" },
