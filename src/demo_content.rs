@@ -258,14 +258,14 @@ pub async fn seed_demo_content(
 /// A grade that looks like a class's: mostly between 8 and 18 on 20, a few absences.
 fn grade(pupil: UserId, i: usize, salt: usize, scale: u32) -> Value {
     let h = (i.wrapping_mul(2_654_435_761) ^ salt.wrapping_mul(40_503) ^ pupil.0.as_u128() as usize) % 1000;
-    if h % 37 == 0 {
+    if h.is_multiple_of(37) {
         return json!({"pupil": pupil, "status": "Abs"});
     }
     // Each pupil has a level (from their id), each evaluation moves it a little.
     let level = 10 + (pupil.0.as_u128() % 8) as u32; // 10..17 on 20
     let swing = (h % 7) as i64 - 3; // -3..3
     let on20 = (i64::from(level) + swing).clamp(3, 20) as u32;
-    let halves = on20 * 2 * scale / 20 + u32::from(h % 2 == 0 && on20 < 20);
+    let halves = on20 * 2 * scale / 20 + u32::from(h.is_multiple_of(2) && on20 < 20);
     let value = halves.min(scale * 2);
     json!({"pupil": pupil, "value": format!("{}.{}", value / 2, if value % 2 == 1 { "5" } else { "0" })})
 }
