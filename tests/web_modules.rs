@@ -564,6 +564,11 @@ async fn the_grades_and_mail_pages_in_chromium() {
         text(&c, "[...document.querySelectorAll('.notes-subject h2')].map(h => h.textContent).join('|')").await;
     assert!(subjects.contains("FRANCAIS") && subjects.contains("MATHEMATIQUES"), "{subjects}");
     assert_eq!(text(&c, "document.querySelector('notes-grades h1').textContent").await, "Mes notes");
+    click(&c, "button.lang").await;
+    until(&c, "the page in English", "document.querySelector('notes-grades h1')?.textContent === 'My grades'").await;
+    until(&c, "the English average", "/^\\d+\\.\\d+$/.test(document.querySelector('[data-general]')?.textContent ?? '')").await;
+    click(&c, "button.lang").await;
+    until(&c, "the page in French", "document.querySelector('notes-grades h1')?.textContent === 'Mes notes'").await;
     accessible(&c, "grades of a pupil").await;
     screenshot(&c, "notes-grades-pupil").await;
     c.set_window_size(390, 844).await.expect("phone size");
@@ -626,6 +631,13 @@ async fn the_grades_and_mail_pages_in_chromium() {
     until(&c, "the inbox", "document.querySelector('.mail-list .mail-open') !== null").await;
     accessible(&c, "mailbox of a parent").await;
     screenshot(&c, "messagerie-inbox-parent").await;
+    c.set_window_size(390, 844).await.expect("phone size");
+    until(&c, "the phone layout", "getComputedStyle(document.querySelector('button.menu')).display !== 'none'").await;
+    let fits = c.execute("return document.documentElement.scrollWidth <= window.innerWidth + 1", vec![]).await.unwrap();
+    let wide = text(&c, "[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '.' + e.className).slice(0, 5).join(' ')").await;
+    assert_eq!(fits, json!(true), "the mail page fits a phone's width: {wide}");
+    screenshot(&c, "messagerie-inbox-parent-phone").await;
+    c.set_window_size(1280, 900).await.expect("desktop size");
     click(&c, ".mail-write").await;
     until(&c, "the picker", "document.querySelector('#mail-who option[data-label=\"Hélène Roux\"]') !== null").await;
     c.execute(

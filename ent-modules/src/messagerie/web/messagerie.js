@@ -162,7 +162,7 @@ class MailPage extends HTMLElement {
     const fid = `mail-folder-${++uid}`;
     const name = h("input", { id: fid, maxlength: 100, required: true });
     const create = h("form", { class: "mail-newfolder" },
-      h("label", { for: fid }, t(T.newFolder)),
+      h("label", { for: fid }, t(T.folderName)),
       h("div", { class: "mail-row" }, name, h("button", { type: "submit", class: "secondary" }, t(T.create))));
     create.addEventListener("submit", async (e) => {
       e.preventDefault();
@@ -177,7 +177,7 @@ class MailPage extends HTMLElement {
           onclick: () => this.list(f.folder) },
           h("span", {}, folderName(f)),
           f.unread > 0 ? h("span", { class: "mail-badge", "aria-label": `${f.unread} ${t(T.unreadN)}` }, String(f.unread)) : "")))),
-      search, create);
+      search, h("details", { class: "mail-more" }, h("summary", {}, t(T.newFolder)), create));
   }
 
   markCurrent() {
