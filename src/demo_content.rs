@@ -138,7 +138,10 @@ pub async fn seed_demo_content(
         for (n, (unit, subject, who, members)) in plan.iter().enumerate() {
             let count = if *who == teacher.id { 3 } else { 2 };
             for k in 0..count {
-                let day = days[(n * 3 + k * days.len() / count + 1) % days.len()];
+                // The k-th of `count` falls in the k-th stretch of the period so far, the last one recently.
+                let stretch = (days.len() / count).max(1);
+                let day =
+                    days[((k + 1) * days.len() / count).saturating_sub(1 + (n * 3) % stretch).min(days.len() - 1)];
                 evaluations.push((day, n, k, *unit, *subject, *who, members));
             }
         }

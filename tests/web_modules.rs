@@ -566,7 +566,12 @@ async fn the_grades_and_mail_pages_in_chromium() {
     assert_eq!(text(&c, "document.querySelector('notes-grades h1').textContent").await, "Mes notes");
     click(&c, "button.lang").await;
     until(&c, "the page in English", "document.querySelector('notes-grades h1')?.textContent === 'My grades'").await;
-    until(&c, "the English average", "/^\\d+\\.\\d+$/.test(document.querySelector('[data-general]')?.textContent ?? '')").await;
+    until(
+        &c,
+        "the English average",
+        "/^\\d+\\.\\d+$/.test(document.querySelector('[data-general]')?.textContent ?? '')",
+    )
+    .await;
     click(&c, "button.lang").await;
     until(&c, "the page in French", "document.querySelector('notes-grades h1')?.textContent === 'Mes notes'").await;
     accessible(&c, "grades of a pupil").await;
