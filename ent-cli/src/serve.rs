@@ -17,11 +17,13 @@ use ent::core::clock::{Clock, SystemClock};
 use ent::core::directory::Profile;
 use ent::core::rights::{AuditAppender, RightsEngine};
 use ent::core::storage::blob::BlobStore;
+use ent::core::storage::fulltext::FullText;
 use ent::import::demo::DemoConfig;
 use ent::modules::messagerie::Messagerie;
 use ent::modules::notes::Notes;
 use ent::storage::fs::FsBlobStore;
 use ent::storage::memory::MemoryFullText;
+use ent::storage::sqlite::SqliteStore;
 use ent::web::{Portal, WebConfig};
 
 use crate::summary::Outcome;
@@ -65,16 +67,32 @@ fn profile_label(p: Profile) -> &'static str {
     }
 }
 
+/// The messagerie's search index: in the SQLite file of `--database` (FTS5, through a second handle on the
+/// file, as another instance would), in memory for the memory stores (which forget everything on exit).
+fn full_text(database: &str) -> ent::Result<Arc<dyn FullText>> {
+    let file = match database {
+        "memory:" | "sqlite::memory:" => None,
+        url => url
+            .strip_prefix("sqlite:")
+            .map(|p| p.trim_start_matches("//"))
+            .or_else(|| (url.ends_with(".db") || url.ends_with(".sqlite")).then_some(url)),
+    };
+    Ok(match file {
+        Some(path) => Arc::new(SqliteStore::open(path)?.full_text()),
+        None => Arc::new(MemoryFullText::new()),
+    })
+}
+
 /// Runs the portal until Ctrl-C.
-pub(crate) async fn serve(opened: &Ent, args: &ServeArgs) -> ent::Result<Outcome> {
+pub(crate) async fn serve(opened: &Ent, args: &ServeArgs, database: &str) -> ent::Result<Outcome> {
     // The command opened the store (checking its URL and versions); the portal is assembled on it.
     let store = opened.store().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = RightsEngine::new(store.clone(), clock.clone());
     let max_upload = args.max_upload_mib.saturating_mul(1 << 20);
     let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(&args.files, max_upload)?.with_clock(clock.clone()));
-    // The messagerie's attachments go with the uploads; its search index is kept in memory (see the report).
-    let messagerie = Messagerie::new(blobs.clone(), Arc::new(MemoryFullText::new()));
+    // The messagerie's attachments go with the uploads; its search index with the database.
+    let messagerie = Messagerie::new(blobs.clone(), full_text(database)?);
     let ent = Ent::builder(store.clone())
         .clock(clock.clone())
         .authorizer(engine.clone())
