@@ -63,7 +63,9 @@ fn setup(rt: &Runtime) -> Bench {
         // Pupils and parents of every structure, in turn.
         let people = {
             let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
-            ent::core::directory::query::users(&mut *tx, &codes.iter().map(|c| c.user).collect::<Vec<_>>()).await.unwrap()
+            ent::core::directory::query::users(&mut *tx, &codes.iter().map(|c| c.user).collect::<Vec<_>>())
+                .await
+                .unwrap()
         };
         let policy = AccountPolicy { totp_required_for: vec![], ..AccountPolicy::default() };
         let accounts = Accounts::new(store.clone(), clock.clone(), policy);

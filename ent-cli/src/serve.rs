@@ -14,10 +14,11 @@ use clap::Args;
 use ent::core::Ent;
 use ent::core::account::{AccountPolicy, Accounts};
 use ent::core::clock::{Clock, SystemClock};
-use ent::core::directory::Profile;
+use ent::core::directory::{Profile, User};
 use ent::core::rights::{AuditAppender, RightsEngine};
 use ent::core::storage::blob::BlobStore;
 use ent::core::storage::fulltext::FullText;
+use ent::core::storage::{Record, Scan, TxMode};
 use ent::import::demo::DemoConfig;
 use ent::modules::messagerie::Messagerie;
 use ent::modules::notes::Notes;
@@ -52,6 +53,7 @@ pub(crate) struct ServeArgs {
     title: String,
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(io)`
 fn io(e: std::io::Error) -> ent::Error {
     ent::Error::Config(format!("cannot serve: {e}"))
 }
@@ -81,6 +83,12 @@ fn full_text(database: &str) -> ent::Result<Arc<dyn FullText>> {
         Some(path) => Arc::new(SqliteStore::open(path)?.full_text()),
         None => Arc::new(MemoryFullText::new()),
     })
+}
+
+/// Whether the directory holds no account yet.
+async fn is_empty(ent: &Ent) -> ent::Result<bool> {
+    let mut tx = ent.store().begin(TxMode::ReadOnly).await?;
+    Ok(tx.count(&Scan::primary(User::COLLECTION).limit(1)).await? == 0)
 }
 
 /// Runs the portal until Ctrl-C.
@@ -133,6 +141,13 @@ pub(crate) async fn serve(opened: &Ent, args: &ServeArgs, database: &str) -> ent
         writeln!(
             out,
             "Mode démo : la double authentification n'est pas exigée. / Demo mode: no second factor required."
+        )
+        .map_err(io)?;
+    } else if is_empty(&ent).await? {
+        writeln!(
+            out,
+            "La base ne contient encore personne : `ent serve --demo` pour essayer, ou `ent import` pour un annuaire.\n\
+             The database holds nobody yet: `ent serve --demo` to try the portal, or `ent import` a directory."
         )
         .map_err(io)?;
     }

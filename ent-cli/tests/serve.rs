@@ -61,3 +61,25 @@ fn serve_demo_prints_logins_and_serves_the_portal() {
     assert!(me.starts_with("HTTP/1.1 401") && me.contains("not_logged_in"), "{me}");
     assert!(dir.path().join("ent.db").exists(), "the default database is a SQLite file in the current folder");
 }
+
+#[test]
+fn serve_on_an_empty_database_says_how_to_fill_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_ent"))
+        .current_dir(dir.path())
+        .args(["serve", "--addr", "127.0.0.1:0", "--database", "memory:"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the ent binary runs");
+    let mut server = Server(child);
+    let mut printed = String::new();
+    for line in BufReader::new(server.0.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        if line.contains("http://localhost:") {
+            break;
+        }
+    }
+    assert!(printed.contains("ent serve --demo") && printed.contains("ent import"), "{printed}");
+}

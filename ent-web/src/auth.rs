@@ -76,7 +76,7 @@ impl SessionView {
 }
 
 /// The response to a request that opened (or rotated) a session: the cookie, or the token in the body.
-fn opened(state: &AppState, opened: &Opened, bearer: bool, extra: serde_json::Value) -> Response {
+fn opened(state: &AppState, opened: &Opened, bearer: bool, extra: &serde_json::Value) -> Response {
     let mut body =
         serde_json::to_value(SessionView::of(&opened.session, bearer.then(|| opened.token.expose().to_owned())))
             .unwrap_or_default();
@@ -127,7 +127,7 @@ pub(crate) async fn login(
         structure: input.structure,
     };
     let o = state.accounts.login(&req).await?;
-    Ok(opened(&state, &o, input.bearer, json!({})))
+    Ok(opened(&state, &o, input.bearer, &json!({})))
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,7 +144,7 @@ pub(crate) async fn activate(
     JsonBody(input): JsonBody<ActivateInput>,
 ) -> ApiResult<Response> {
     let o = state.accounts.activate(&input.code, &input.password, client.address, client.user_agent).await?;
-    Ok(opened(&state, &o, false, json!({})))
+    Ok(opened(&state, &o, false, &json!({})))
 }
 
 /// `POST /api/v1/auth/logout`: ends the session (if it is still alive) and clears the cookie.
@@ -174,7 +174,7 @@ pub(crate) async fn change_password(
     JsonBody(input): JsonBody<PasswordInput>,
 ) -> ApiResult<Response> {
     let o = state.accounts.change_password(&authed.token, &input.current, &input.new).await?;
-    Ok(opened(&state, &o, !authed.by_cookie, json!({})))
+    Ok(opened(&state, &o, !authed.by_cookie, &json!({})))
 }
 
 /// `GET /api/v1/auth/sessions`: the account's open sessions, the current one marked.
@@ -230,7 +230,7 @@ pub(crate) async fn totp_confirm(
     JsonBody(input): JsonBody<TotpInput>,
 ) -> ApiResult<Response> {
     let (o, codes) = state.accounts.confirm_totp(&authed.token, input.code.trim()).await?;
-    Ok(opened(&state, &o, !authed.by_cookie, json!({"recovery_codes": codes})))
+    Ok(opened(&state, &o, !authed.by_cookie, &json!({"recovery_codes": codes})))
 }
 
 #[derive(Debug, Deserialize)]
@@ -246,5 +246,5 @@ pub(crate) async fn switch_structure(
     JsonBody(input): JsonBody<StructureInput>,
 ) -> ApiResult<Response> {
     let o = state.accounts.rotate(&authed.token, Some(input.structure)).await?;
-    Ok(opened(&state, &o, !authed.by_cookie, json!({})))
+    Ok(opened(&state, &o, !authed.by_cookie, &json!({})))
 }

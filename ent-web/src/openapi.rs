@@ -58,11 +58,11 @@ fn error_responses() -> Value {
     json!({"400": e, "401": e, "403": e, "404": e, "409": e, "413": e, "422": e, "429": e, "500": e, "503": e})
 }
 
-fn json_body(schema: Value) -> Value {
+fn json_body(schema: &Value) -> Value {
     json!({"required": true, "content": {"application/json": {"schema": schema}}})
 }
 
-fn ok(description: &str, schema: Value) -> Value {
+fn ok(description: &str, schema: &Value) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema}}})
 }
 
@@ -78,14 +78,14 @@ pub fn document(registry: &Registry) -> Value {
             let input = hoist(a.input.clone(), &prefix, &mut components);
             let output = hoist(a.output.clone(), &prefix, &mut components);
             let mut responses = error_responses();
-            responses["200"] = ok("The action's output", output);
+            responses["200"] = ok("The action's output", &output);
             let op = json!({
                 "operationId": a.name,
                 "summary": if a.description.is_empty() { a.name.clone() } else { a.description.clone() },
                 "description": format!("Needs the right `{}`.{}", a.right, if a.read_only { " Reads only." } else { "" }),
                 "tags": [m.id],
                 "parameters": [csrf],
-                "requestBody": json_body(input),
+                "requestBody": json_body(&input),
                 "responses": responses,
             });
             paths.insert(format!("/api/v1/{}/{action}", m.id), json!({ "post": op }));
@@ -96,9 +96,9 @@ pub fn document(registry: &Registry) -> Value {
     let mut auth = |path: &str, summary: &str, body: Option<Value>, result: Value, secured: bool| {
         let mut op =
             json!({"summary": summary, "tags": ["auth"], "parameters": [csrf], "responses": error_responses()});
-        op["responses"]["200"] = ok("Done", result);
+        op["responses"]["200"] = ok("Done", &result);
         if let Some(b) = body {
-            op["requestBody"] = json_body(b);
+            op["requestBody"] = json_body(&b);
         }
         if !secured {
             op["security"] = public.clone();
@@ -173,7 +173,7 @@ pub fn document(registry: &Registry) -> Value {
     );
     let mut get = |path: &str, summary: &str, tag: &str| {
         let mut op = json!({"summary": summary, "tags": [tag], "responses": error_responses()});
-        op["responses"]["200"] = ok("Done", json!({"type": "object"}));
+        op["responses"]["200"] = ok("Done", &json!({"type": "object"}));
         paths.insert(path.to_owned(), json!({ "get": op }));
     };
     get("/api/v1/me", "The user, where they act, and their portal (navigation, pages, widgets)", "shell");
@@ -184,7 +184,7 @@ pub fn document(registry: &Registry) -> Value {
         "responses": error_responses()});
     upload["responses"]["200"] = ok(
         "Stored",
-        json!({"type": "object", "properties": {
+        &json!({"type": "object", "properties": {
         "id": {"type": "string"}, "size": {"type": "integer"}, "name": {"type": "string"}}}),
     );
     paths.insert("/api/v1/files".into(), json!({ "post": upload }));

@@ -29,7 +29,7 @@ fn media_type(path: &str) -> &'static str {
 }
 
 /// A static file, revalidated by its ETag (a 304 when the browser has it).
-fn file(headers: &HeaderMap, bytes: Vec<u8>, etag: String, media: &str) -> Response {
+fn file(headers: &HeaderMap, bytes: Vec<u8>, etag: &str, media: &str) -> Response {
     let etag = format!("\"{etag}\"");
     let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == etag);
     let mut response = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { bytes.into_response() };
@@ -53,7 +53,7 @@ pub(crate) async fn index(State(state): State<AppState>, headers: HeaderMap) -> 
     let Some(f) = ShellAssets::get("index.html") else { return ApiError::NoRoute.into_response() };
     let html = String::from_utf8_lossy(&f.data).replace("{{title}}", &escape_html(&state.config.title));
     let etag = hex::encode(&Sha256::digest(html.as_bytes())[..16]);
-    file(&headers, html.into_bytes(), etag, "text/html; charset=utf-8")
+    file(&headers, html.into_bytes(), &etag, "text/html; charset=utf-8")
 }
 
 /// `GET /assets/shell/{path}`.
@@ -61,7 +61,7 @@ pub(crate) async fn shell_asset(Path(path): Path<String>, headers: HeaderMap) ->
     match ShellAssets::get(&path) {
         Some(f) => {
             let etag = hex::encode(&f.metadata.sha256_hash()[..16]);
-            file(&headers, f.data.into_owned(), etag, media_type(&path))
+            file(&headers, f.data.into_owned(), &etag, media_type(&path))
         }
         None => ApiError::NoRoute.into_response(),
     }
@@ -85,7 +85,7 @@ pub(crate) async fn module_asset(
         },
     );
     let etag = hex::encode(&Sha256::digest(&bytes)[..16]);
-    file(&headers, bytes.into_owned(), etag, &media)
+    file(&headers, bytes.into_owned(), &etag, &media)
 }
 
 /// Any other path: the API's error body for clients, which the shell shows as "page not found".

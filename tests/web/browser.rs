@@ -34,8 +34,20 @@ async fn serve(site: &Site) -> SocketAddr {
     addr
 }
 
+/// Chromedriver in a process group of its own, with the Chromium it starts: dropping it ends them all, also
+/// when a test panics before closing the session.
+struct Driver(tokio::process::Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.id() {
+            let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+        }
+    }
+}
+
 /// Chromedriver on a free port, and a fresh headless Chromium session through it.
-async fn browser() -> (tokio::process::Child, Client, tempfile::TempDir) {
+async fn browser() -> (Driver, Client, tempfile::TempDir) {
     assert!(
         std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
         "the browser tests need Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"
@@ -46,8 +58,10 @@ async fn browser() -> (tokio::process::Child, Client, tempfile::TempDir) {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
+        .process_group(0)
         .spawn()
         .expect("chromedriver starts");
+    let driver = Driver(driver);
     let deadline = tokio::time::Instant::now() + WAIT;
     while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
         assert!(tokio::time::Instant::now() < deadline, "chromedriver did not listen");
@@ -190,7 +204,7 @@ async fn the_portal_in_chromium_for_every_profile() {
     let session =
         cookies.iter().find(|k| k.name() == "__Host-ent-session").expect("the session cookie over http://localhost");
     assert_eq!((session.secure(), session.http_only()), (Some(true), Some(true)));
-    assert_eq!(text(&c, "document.cookie").await.contains("ent-session"), false, "scripts cannot read the session");
+    assert!(!text(&c, "document.cookie").await.contains("ent-session"), "scripts cannot read the session");
     screenshot(&c, "home-activated").await;
     logout(&c).await;
 

@@ -18,13 +18,10 @@ async fn the_readme_logins_are_the_demo_logins() {
     let logins = ent::portal::load_demo(&ent, &accounts, &DemoConfig::college()).await.unwrap();
     let readme = include_str!("../../README.md");
     let shown: Vec<(Profile, &str)> = logins.iter().map(|l| (l.profile, l.login.as_str())).collect();
-    assert_eq!(shown.iter().map(|s| s.0).collect::<Vec<_>>(), [
-        Profile::Eleve,
-        Profile::Responsable,
-        Profile::Enseignant,
-        Profile::Direction,
-        Profile::AdminLocal
-    ]);
+    assert_eq!(
+        shown.iter().map(|s| s.0).collect::<Vec<_>>(),
+        [Profile::Eleve, Profile::Responsable, Profile::Enseignant, Profile::Direction, Profile::AdminLocal]
+    );
     for l in &logins {
         assert!(readme.contains(&format!("`{}`", l.login)), "the README names {}", l.login);
         let req = LoginRequest { login: l.login.clone(), password: l.password.clone(), ..LoginRequest::default() };

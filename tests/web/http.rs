@@ -12,11 +12,12 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::{MAX_UPLOAD, PASSWORD, Site, no_second_factor, site_with};
+use super::{MAX_UPLOAD, PASSWORD, Site, no_second_factor, second_instance, site_with};
 
 /// A client with a cookie jar, as a browser on the portal's own pages.
-struct Client<'a> {
-    site: &'a Site,
+struct Client {
+    /// The instance this client talks to (the site's own unless changed).
+    app: axum::Router,
     jar: BTreeMap<String, String>,
     /// Extra headers on every request (to play another site, a forged token...).
     extra: Vec<(&'static str, String)>,
@@ -46,9 +47,14 @@ impl Answer {
     }
 }
 
-impl<'a> Client<'a> {
-    fn new(site: &'a Site) -> Self {
-        Client { site, jar: BTreeMap::new(), extra: vec![], address: "192.0.2.10:50000".parse().unwrap() }
+impl Client {
+    fn new(site: &Site) -> Self {
+        Client {
+            app: site.app.clone(),
+            jar: BTreeMap::new(),
+            extra: vec![],
+            address: "192.0.2.10:50000".parse().unwrap(),
+        }
     }
 
     async fn send(&mut self, method: Method, path: &str, body: Body, content_type: Option<&str>) -> Answer {
@@ -75,7 +81,7 @@ impl<'a> Client<'a> {
         }
         let mut req = req.body(body).unwrap();
         req.extensions_mut().insert(ConnectInfo(self.address));
-        let response = self.site.app.clone().oneshot(req).await.unwrap();
+        let response = self.app.clone().oneshot(req).await.unwrap();
         let (parts, body) = response.into_parts();
         let body = body.collect().await.unwrap().to_bytes().to_vec();
         for c in parts.headers.get_all(header::SET_COOKIE) {
@@ -361,6 +367,12 @@ async fn staff_enroll_a_second_factor_before_anything_else() {
     assert_eq!(confirmed.status, StatusCode::OK, "{}", String::from_utf8_lossy(&confirmed.body));
     assert_eq!(confirmed.json()["recovery_codes"].as_array().unwrap().len(), 10);
     assert_ne!(c.jar["__Host-ent-session"], before, "a privilege change rotates the token");
+    let classes = c.post("/api/v1/portal/my_classes", json!({})).await.json();
+    let names: Vec<&str> = classes["units"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["3A", "5B"], "staff see their structure's classes");
+    let third = classes["units"][0]["id"].clone();
+    let members = c.post("/api/v1/portal/unit_members", json!({"kind": "class", "id": third})).await.json();
+    assert_eq!(members["members"].as_array().unwrap().len(), 2);
     let card = c.post("/api/v1/portal/structure_card", json!({})).await.json();
     assert_eq!(card["name"], "Collège Jean Zay — Orléans");
     assert_eq!(card["people"][0], json!({"profile": "eleve", "count": 3}));
@@ -557,4 +569,31 @@ async fn a_router_without_the_portal_module_is_refused() {
     let accounts = ent::core::account::Accounts::new(store, ent.clock().clone(), Default::default());
     let e = ent::web::router(ent, accounts, Default::default()).unwrap_err();
     assert!(e.to_string().contains("ent_web::Portal"), "{e}");
+}
+
+#[tokio::test]
+async fn instances_on_one_database_share_sessions_without_stickiness() {
+    let site = site_with(no_second_factor()).await;
+    let other = second_instance(&site).await;
+    let mut c = Client::new(&site);
+    c.login(&site.logins["teacher"]).await;
+    // The next request lands on the other instance: same session, same CSRF token.
+    c.app = other.clone();
+    assert_eq!(c.get("/api/v1/me").await.json()["user"]["login"], "helene.roux");
+    let signed = c.post("/api/v1/guestbook/sign", json!({"message": "Bonjour des deux serveurs"})).await;
+    assert_eq!(signed.status, StatusCode::OK);
+    // A switch to a structure one does not belong to is refused.
+    let away = c.post("/api/v1/auth/structure", json!({"structure": uuid::Uuid::now_v7()})).await;
+    assert_eq!((away.status, away.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    // Logging out on one ends the session on both.
+    c.post("/api/v1/auth/logout", json!({})).await;
+    c.jar.clear();
+    let mut d = Client::new(&site);
+    d.login(&site.logins["teacher"]).await;
+    let token = d.jar["__Host-ent-session"].clone();
+    d.app = other;
+    assert_eq!(d.post("/api/v1/auth/logout", json!({})).await.status, StatusCode::NO_CONTENT);
+    d.app = site.app.clone();
+    d.jar.insert("__Host-ent-session".into(), token);
+    assert_eq!(d.get("/api/v1/me").await.code(), "session_expired");
 }

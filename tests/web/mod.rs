@@ -76,6 +76,8 @@ impl ServiceModule for Calendar {
 /// A running site.
 pub(crate) struct Site {
     pub(crate) app: Router,
+    /// The store, to start another instance on it.
+    pub(crate) store: Arc<MemoryStore>,
     pub(crate) clock: ManualClock,
     /// Logins by role: `pupil`, `sister`, `parent`, `teacher`, `head`, `admin`.
     pub(crate) logins: BTreeMap<&'static str, String>,
@@ -200,7 +202,25 @@ pub(crate) async fn site_with(policy: AccountPolicy) -> Site {
         ..WebConfig::default()
     };
     let app = ent::web::router(ent.clone(), accounts, config).expect("router");
-    Site { app, clock, logins, newcomer_code }
+    Site { app, store, clock, logins, newcomer_code }
+}
+
+/// Another portal instance on the same store (as behind a load balancer): its own assembly, rights
+/// engine, accounts service and router.
+pub(crate) async fn second_instance(site: &Site) -> Router {
+    let clock_arc: Arc<dyn Clock> = Arc::new(site.clock.clone());
+    let engine = RightsEngine::new(site.store.clone(), clock_arc.clone());
+    let ent = Ent::builder(site.store.clone())
+        .clock(clock_arc.clone())
+        .authorizer(engine)
+        .module(Portal)
+        .module(guestbook::Guestbook)
+        .module(Calendar)
+        .build()
+        .await
+        .expect("second assembly");
+    let accounts = Accounts::new(site.store.clone(), clock_arc, no_second_factor());
+    ent::web::router(ent, accounts, WebConfig::default()).expect("router")
 }
 
 /// An account policy without a required second factor.

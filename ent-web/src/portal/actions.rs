@@ -97,10 +97,10 @@ async fn units(tx: &mut dyn Transaction, who: UserId, year: SchoolYear) -> Resul
         out.insert(m.unit.uuid(), UnitView { kind, id: m.unit.uuid(), name, subjects: vec![], principal: false });
     }
     for t in query::teachings_of(tx, who, year).await? {
-        if !out.contains_key(&t.unit.uuid()) {
+        if let std::collections::btree_map::Entry::Vacant(e) = out.entry(t.unit.uuid()) {
             let (name, _) = unit_info(tx, t.unit).await?;
             let kind = if matches!(t.unit, Unit::Class(_)) { UnitKind::Class } else { UnitKind::Group };
-            out.insert(t.unit.uuid(), UnitView { kind, id: t.unit.uuid(), name, subjects: vec![], principal: false });
+            e.insert(UnitView { kind, id: t.unit.uuid(), name, subjects: vec![], principal: false });
         }
         let subject = tx.get_record::<Subject>(t.subject).await?.map(|s| s.value.label).unwrap_or_default();
         if let Some(v) = out.get_mut(&t.unit.uuid()) {
@@ -136,7 +136,30 @@ pub struct MyClassesOutput {
     pub units: Vec<UnitView>,
 }
 
-/// `portal.my_classes`: the caller's classes and groups this year (taught or attended), or a child's.
+/// The classes of a structure for a year, by name (what staff see in the directory).
+async fn classes_of_structure(
+    tx: &mut dyn Transaction,
+    structure: StructureId,
+    year: SchoolYear,
+) -> Result<Vec<UnitView>> {
+    let scan = Scan::index(Class::COLLECTION, "by_structure").prefix((structure.0, i64::from(year.0))).limit(1000);
+    Ok(tx
+        .scan_records::<Class>(&scan)
+        .await?
+        .0
+        .into_iter()
+        .map(|c| UnitView {
+            kind: UnitKind::Class,
+            id: c.value.id.0,
+            name: c.value.name,
+            subjects: vec![],
+            principal: false,
+        })
+        .collect())
+}
+
+/// `portal.my_classes`: the caller's classes and groups this year (taught or attended), or a child's; for
+/// staff with none of their own, the classes of their structure.
 #[derive(Debug)]
 pub struct MyClasses;
 
@@ -146,7 +169,8 @@ impl Action for MyClasses {
     type Output = MyClassesOutput;
     const NAME: &'static str = "portal.my_classes";
     const RIGHT: &'static str = DIRECTORY_READ;
-    const DESCRIPTION: &'static str = "The caller's classes and groups this school year, or those of a child";
+    const DESCRIPTION: &'static str =
+        "The caller's classes and groups this school year, or those of a child; for staff, their structure's";
     const READ_ONLY: bool = true;
 
     async fn run(&self, ctx: &mut Context<'_>, input: MyClassesInput) -> Result<MyClassesOutput> {
@@ -159,7 +183,14 @@ impl Action for MyClasses {
             Some(child) => UserId(child),
             None => me,
         };
-        Ok(MyClassesOutput { units: units(ctx.tx(), who, year).await? })
+        let staff_structure = if is_staff(ctx) && input.child.is_none() { ctx.caller().structure() } else { None };
+        let mut list = units(ctx.tx(), who, year).await?;
+        if list.is_empty()
+            && let Some(structure) = staff_structure
+        {
+            list = classes_of_structure(ctx.tx(), structure, year).await?;
+        }
+        Ok(MyClassesOutput { units: list })
     }
 }
 
