@@ -4,6 +4,11 @@
 //! the engine alone on records already read.
 //!
 //! `cargo bench --bench notes --features sqlite,notes`; figures in `docs/benchmarks.md`.
+//!
+//! On a shared, loaded machine wall-clock times measure the load as much as the code: with
+//! `ENT_BENCH_CPU=1` the benchmark also prints, per action, the CPU time the benchmarking thread spent per
+//! call (from `/proc/thread-self/schedstat`, Linux; every call runs on that thread: current-thread runtime,
+//! SQLite driven inline).
 
 use std::sync::Arc;
 
@@ -218,6 +223,16 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("{name}/pupil_period_with_class_stats"), |b| {
             b.iter(|| rt.block_on(f.ent.run::<PupilPeriodAction>(&f.pupil, pupil_input.clone())).unwrap())
         });
+        if std::env::var_os("ENT_BENCH_CPU").is_some() {
+            let per_call = cpu_per_call(200, || {
+                rt.block_on(f.ent.run::<ClassAveragesAction>(&f.direction, input.clone())).unwrap();
+            });
+            eprintln!("notes/{name}/class_averages_30x10x25: {per_call:.2} ms of CPU per call");
+            let per_call = cpu_per_call(200, || {
+                rt.block_on(f.ent.run::<PupilPeriodAction>(&f.pupil, pupil_input.clone())).unwrap();
+            });
+            eprintln!("notes/{name}/pupil_period_with_class_stats: {per_call:.2} ms of CPU per call");
+        }
         engine_alone.get_or_insert((f.evaluations, f.pupils));
     }
     let (evaluations, pupils) = engine_alone.unwrap();
@@ -233,6 +248,21 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The CPU time this thread spent on the CPU, in nanoseconds (Linux).
+fn thread_cpu_ns() -> u64 {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").expect("Linux's /proc/thread-self/schedstat");
+    text.split_whitespace().next().and_then(|n| n.parse().ok()).expect("schedstat starts with nanoseconds on CPU")
+}
+
+/// Milliseconds of this thread's CPU per call of `f`, over `calls` calls.
+fn cpu_per_call(calls: u32, mut f: impl FnMut()) -> f64 {
+    let start = thread_cpu_ns();
+    for _ in 0..calls {
+        f();
+    }
+    (thread_cpu_ns() - start) as f64 / f64::from(calls) / 1e6
 }
 
 mod group {

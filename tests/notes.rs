@@ -405,6 +405,18 @@ async fn a_teacher_grades_the_class_and_each_profile_sees_what_it_may() {
     forbidden(s.pupil_period(&s.pupil(0), Some(bruno), 1).await);
     forbidden(s.pupil_period(&parent, Some(bruno), 1).await);
 
+    // The teacher's grade book opens on the classes and subjects they teach.
+    let teachings = s.call(&s.teacher(s.maths_teacher), "notes.my_teachings", json!({})).await.unwrap();
+    assert_eq!(
+        teachings,
+        json!([{
+            "unit": {"unit": {"kind": "class", "id": s.class}, "name": "3A"},
+            "subject": {"id": s.maths, "code": "061300", "label": "MATHEMATIQUES"},
+            "principal": true,
+        }])
+    );
+    assert_eq!(s.call(&s.pupil(0), "notes.my_teachings", json!({})).await.unwrap(), json!([]));
+
     // The teacher's grid: pupils in name order, grades aligned with the evaluations, ranks.
     let grid_input = json!({"unit": {"kind": "class", "id": s.class}, "subject": s.maths, "period": 1});
     let grid = s.call(&s.teacher(s.maths_teacher), "notes.teacher_grid", grid_input.clone()).await.unwrap();
@@ -781,6 +793,66 @@ async fn subject_options_optional_grades_bonuses_and_groups_through_the_actions(
     // (French 12 c2, Latin 12 c1).
     assert_eq!(view["rank"], 1);
     assert_eq!(subject(&view, "MATHEMATIQUES")["rank"], 1);
+    // Options for an unknown subject, or out of range, are refused.
+    match s
+        .call(
+            &direction,
+            "notes.set_subject_options",
+            json!({"class": s.class, "period": 1, "subject": SubjectId::new(), "coefficient": 1}),
+        )
+        .await
+    {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    invalid(
+        s.call(
+            &direction,
+            "notes.set_subject_options",
+            json!({"class": s.class, "period": 1, "subject": s.maths, "coefficient": 101}),
+        )
+        .await,
+        "coefficient",
+    );
+    // A teacher does not set coefficients.
+    forbidden(
+        s.call(
+            &s.teacher(s.maths_teacher),
+            "notes.set_subject_options",
+            json!({"class": s.class, "period": 1, "subject": s.maths, "coefficient": 1}),
+        )
+        .await,
+    );
+    // Without class statistics nor ranks for families, the pupil's own averages are unchanged.
+    s.ent
+        .set_setting(
+            &admin,
+            s.structure,
+            "notes.options",
+            &json!({"optional_rule": "pronote", "class_stats_for_families": false}),
+            None,
+        )
+        .await
+        .unwrap();
+    let private = s.pupil_period(&s.pupil(0), None, 1).await.unwrap();
+    assert_eq!(private["general"]["exact"], "130/9");
+    assert_eq!(private["general_class"], Value::Null);
+    assert_eq!(private["rank"], Value::Null);
+    assert_eq!(subject(&private, "FRANCAIS")["class"], Value::Null);
+    assert_eq!(subject(&private, "FRANCAIS")["evaluations"][0]["evaluation"]["stats"], Value::Null);
+    // Staff still see them.
+    let staff_view = s.pupil_period(&direction, Some(alice), 1).await.unwrap();
+    assert_eq!(staff_view["rank"], 1);
+    s.ent
+        .set_setting(
+            &admin,
+            s.structure,
+            "notes.options",
+            &json!({"optional_rule": "pronote", "show_rank": true, "rounding": {"step": "0.1", "direction": "up"}}),
+            None,
+        )
+        .await
+        .unwrap();
     // A bad setting value is refused by its schema.
     match s.ent.set_setting(&admin, s.structure, "notes.options", &json!({"optional_rule": "best"}), None).await {
         Err(Error::InvalidSetting { .. }) => {}

@@ -211,10 +211,13 @@ async fn every_demo_login_finds_grades_and_messages() {
 
     // The teacher: teachings to choose from, a grid with grades, the vie scolaire's message.
     let teacher = Api::login(&app, &login(Profile::Enseignant)).await;
-    let units = teacher.call("notes.my_units", json!({})).await;
-    let first = &units["teachings"][0];
+    let teachings = teacher.call("notes.my_teachings", json!({})).await;
+    let first = &teachings[0];
     let grid = teacher
-        .call("notes.teacher_grid", json!({"unit": first["unit"], "subject": first["subject"]["id"], "period": period}))
+        .call(
+            "notes.teacher_grid",
+            json!({"unit": first["unit"]["unit"], "subject": first["subject"]["id"], "period": period}),
+        )
         .await;
     assert!(grid["evaluations"].as_array().unwrap().len() >= 2, "{}", grid["evaluations"]);
     assert!(grid["pupils"][0]["average"].is_object() || grid["pupils"][1]["average"].is_object());
@@ -225,7 +228,7 @@ async fn every_demo_login_finds_grades_and_messages() {
 
     // The head: every class to choose from, a class's averages, the vie scolaire's report.
     let head = Api::login(&app, &login(Profile::Direction)).await;
-    let units = head.call("notes.my_units", json!({})).await;
+    let units = head.call("notes.my_classes", json!({})).await;
     let classes = units["classes"].as_array().unwrap();
     assert!(classes.len() >= 10, "{}", classes.len());
     let pupil_class = view["class"]["unit"]["id"].clone();
@@ -267,17 +270,25 @@ async fn every_demo_login_finds_grades_and_messages() {
 }
 
 #[tokio::test]
-async fn my_units_refuses_who_may_not_read_grades() {
+async fn my_classes_offers_each_person_the_classes_they_may_open() {
     let p = assembly().await;
     let site = small_school(&p).await;
+    let names = |v: Value| -> Vec<String> {
+        v["classes"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect()
+    };
     let admin = Api::login(&site.app, "dominique.admin").await;
-    let units = admin.call("notes.my_units", json!({})).await;
-    assert_eq!(units["teachings"], json!([]), "an administrator teaches nothing");
+    assert_eq!(names(admin.call("notes.my_classes", json!({})).await), ["3A", "5B"], "staff: every class");
+    let head = Api::login(&site.app, "marc.bernard").await;
+    assert_eq!(names(head.call("notes.my_classes", json!({})).await), ["3A", "5B"]);
+    let principal = Api::login(&site.app, "helene.roux").await;
+    assert_eq!(names(principal.call("notes.my_classes", json!({})).await), ["3A"], "the class she is professeur principal of");
+    let pupil = Api::login(&site.app, "lea.martin").await;
+    assert!(names(pupil.call("notes.my_classes", json!({})).await).is_empty());
     let (status, body) =
-        send(&site.app, Method::POST, "/api/v1/notes/my_units", Some(&admin.token), Some(json!({"year": "x"}))).await;
+        send(&site.app, Method::POST, "/api/v1/notes/my_classes", Some(&admin.token), Some(json!({"year": "x"}))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input")));
     let (status, body) =
-        send(&site.app, Method::POST, "/api/v1/notes/my_units", Some("not-a-token"), Some(json!({}))).await;
+        send(&site.app, Method::POST, "/api/v1/notes/my_classes", Some("not-a-token"), Some(json!({}))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 }
 

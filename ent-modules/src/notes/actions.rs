@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use ent_core::directory::{Membership, Period, Structure, Unit, query};
+use ent_core::directory::{Membership, Period, Structure, Subject, Unit, query};
 use ent_core::module::{Action, Context};
 use ent_core::rights::guard;
 use ent_core::storage::{Record, Scan, Tuple, TxExt};
@@ -459,6 +459,10 @@ impl Action for SetSubjectOptions {
         let rights = ctx.rights().await?;
         if !guard::oversees(&rights, class.structure) {
             return Err(Error::forbidden(format!("{MANAGE} (direction of the class's structure)")));
+        }
+        let subject = ctx.tx().fetch_record::<Subject>(input.subject).await?.value;
+        if subject.structure != class.structure {
+            return Err(Error::invalid("subject", "a subject of another structure"));
         }
         let period = service::load_period(ctx, class.structure, class.year, input.period).await?;
         service::check_open(&period)?;

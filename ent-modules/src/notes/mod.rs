@@ -47,8 +47,9 @@ pub use publish::{GradesPublished, PUBLISH_JOB, Publish, PublishPayload};
 pub use records::{Evaluation, EvaluationId, Grade, SubjectOptions};
 pub use service::{NotesOptions, UnitRef};
 pub use views::{
-    ChildPeriod, ChildrenPeriod, ClassAverages, ClassAveragesAction, ClassAveragesInput, PeriodRef, PupilPeriod,
-    PupilPeriodAction, PupilPeriodInput, TeacherGrid, TeacherGridAction, TeacherGridInput,
+    ChildPeriod, ChildrenPeriod, ClassAverages, ClassAveragesAction, ClassAveragesInput, MyTeachings, MyTeachingsInput,
+    PeriodRef, PupilPeriod, PupilPeriodAction, PupilPeriodInput, TeacherGrid, TeacherGridAction, TeacherGridInput,
+    TeachingView,
 };
 
 /// Read grades: one's own, one's children's, one's classes' (the relationship guards narrow it).
@@ -92,6 +93,7 @@ impl ServiceModule for Notes {
             .action::<ChildrenPeriod>()
             .action::<TeacherGridAction>()
             .action::<ClassAveragesAction>()
+            .action::<MyTeachings>()
             .emits::<GradesPublished>()
             .setting(
                 OPTIONS,
@@ -118,7 +120,8 @@ impl ServiceModule for Notes {
             .action(ChildrenPeriod)
             .action(TeacherGridAction)
             .action(ClassAveragesAction)
-            .action(web::MyUnitsAction)
+            .action(web::MyClassesAction)
+            .action(MyTeachings)
             .job(Publish)
     }
 

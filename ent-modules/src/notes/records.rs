@@ -66,7 +66,10 @@ pub struct Evaluation {
     pub published: bool,
     /// The classes it concerns: its class, or for a group the classes of its graded pupils.
     pub classes: Vec<ClassId>,
-    /// The grades, ordered by pupil id (one per pupil at most).
+    /// The grades, ordered by pupil id (one per pupil at most). Stored as a map from pupil to mark
+    /// (`{"<pupil>": "12.5"}`, or `{"<pupil>": {"mark": "12.5", "comment": "..."}}` with a comment): the
+    /// class's period decodes 7,500 of them at once.
+    #[serde(with = "grade_map")]
     pub grades: Vec<Grade>,
     /// Created at.
     pub created_at: DateTime<Utc>,
@@ -166,5 +169,117 @@ impl Record for SubjectOptions {
 
     fn id(&self) -> Tuple {
         (self.class.0, i64::from(self.year.0), i64::from(self.period), self.subject.0).into()
+    }
+}
+
+/// The stored layout of an evaluation's grades: a JSON object from pupil id to mark, or to `{mark, comment}`.
+mod grade_map {
+    use std::fmt;
+
+    use ent_core::UserId;
+    use serde::de::{Deserializer, MapAccess, Visitor};
+    use serde::ser::{SerializeMap, Serializer};
+    use serde::{Deserialize, Serialize};
+
+    use super::Grade;
+    use crate::notes::rules::Mark;
+
+    #[derive(Serialize, Deserialize)]
+    struct Commented {
+        mark: Mark,
+        comment: String,
+    }
+
+    /// A mark alone (a string), or a mark with its comment (an object): read without buffering.
+    enum Value {
+        Mark(Mark),
+        Commented(Commented),
+    }
+
+    impl<'de> Deserialize<'de> for Value {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Value;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a mark, or {mark, comment}")
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+                    v.parse().map(Value::Mark).map_err(|e: ent_core::Error| E::custom(e.to_string()))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+                    Commented::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Value::Commented)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    pub(super) fn serialize<S: Serializer>(grades: &[Grade], s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(grades.len()))?;
+        for g in grades {
+            match &g.comment {
+                None => map.serialize_entry(&g.pupil, &g.mark)?,
+                Some(c) => map.serialize_entry(&g.pupil, &Commented { mark: g.mark, comment: c.clone() })?,
+            }
+        }
+        map.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Grade>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Vec<Grade>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map from pupil id to mark")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Grade>, A::Error> {
+                let mut out: Vec<Grade> = Vec::with_capacity(map.size_hint().unwrap_or(32));
+                while let Some(pupil) = map.next_key::<UserId>()? {
+                    let grade = match map.next_value::<Value>()? {
+                        Value::Mark(mark) => Grade { pupil, mark, comment: None },
+                        Value::Commented(c) => Grade { pupil, mark: c.mark, comment: Some(c.comment) },
+                    };
+                    out.push(grade);
+                }
+                // Kept ordered by pupil whatever the stored order.
+                if !out.is_sorted_by_key(|g| g.pupil) {
+                    out.sort_by_key(|g| g.pupil);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notes::rules::Status;
+
+    #[test]
+    fn grades_are_stored_as_a_map_from_pupil_to_mark() {
+        let (x, y) = (UserId::new(), UserId::new());
+        let (a, b) = (x.min(y), x.max(y));
+        let grades = vec![
+            Grade { pupil: a, mark: Mark::Value(Hundredths(1250)), comment: None },
+            Grade { pupil: b, mark: Mark::Status(Status::Absent), comment: Some("Malade".into()) },
+        ];
+        #[derive(Serialize, Deserialize)]
+        struct Holder {
+            #[serde(with = "grade_map")]
+            grades: Vec<Grade>,
+        }
+        let json = serde_json::to_value(Holder { grades: grades.clone() }).unwrap();
+        assert_eq!(json["grades"][a.to_string()], "12.5");
+        assert_eq!(json["grades"][b.to_string()], serde_json::json!({"mark": "Abs", "comment": "Malade"}));
+        let back: Holder = serde_json::from_value(json).unwrap();
+        assert_eq!(back.grades, grades);
+        // Stored in another order, read back ordered by pupil.
+        let text = format!(r#"{{"grades": {{"{b}": "NN", "{a}": "3"}}}}"#);
+        let back: Holder = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.grades.iter().map(|g| g.pupil).collect::<Vec<_>>(), vec![a, b]);
+        assert!(serde_json::from_str::<Holder>(&format!(r#"{{"grades": {{"{a}": "Absent"}}}}"#)).is_err());
     }
 }

@@ -488,13 +488,15 @@ async fn pupil_period(
             && rights.as_ref().is_none_or(|r| r.teaches(e.unit, e.subject) || r.teaches(Unit::Class(class), e.subject))
     });
     sort_evaluations(&mut evaluations);
-    let classmates = member_ids(ctx, Unit::Class(class), year).await?;
+    let stats_allowed = !family || options.class_stats_for_families;
+    let rank_allowed = !family || options.show_rank;
+    // The classmates' averages are computed only for statistics and ranks the reader may see.
+    let classmates =
+        if stats_allowed || rank_allowed { member_ids(ctx, Unit::Class(class), year).await? } else { vec![pupil] };
     let all_options = subject_options(ctx, class, year, at.period).await?;
     let subject_views = subjects(ctx, evaluations.iter().map(|e| e.subject)).await?;
     let people = names(ctx, evaluations.iter().map(|e| e.teacher).chain([pupil])).await?;
 
-    let stats_allowed = !family || options.class_stats_for_families;
-    let rank_allowed = !family || options.show_rank;
     let rounding = options.rounding;
     let rule = options.optional_rule;
 
@@ -978,4 +980,66 @@ pub fn compute_class(
         .map(|row| rules::general_average(subjects.iter().zip(row).map(|((_, c, _, _), v)| (*c, v.as_ref()))))
         .collect();
     ClassComputation { subjects, averages, generals }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// A teacher's classes.
+
+/// Input of `notes.my_teachings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MyTeachingsInput {
+    /// The school year; the current one when absent.
+    #[serde(default)]
+    pub year: Option<i32>,
+}
+
+/// A class or group and subject the caller teaches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TeachingView {
+    /// The class or group.
+    pub unit: UnitView,
+    /// The subject.
+    pub subject: SubjectView,
+    /// Professeur principal of the class.
+    pub principal: bool,
+}
+
+/// `notes.my_teachings`: the classes and groups, with subjects, that the caller teaches in a year (what a
+/// teacher's grade book opens on), by class name then subject label.
+pub struct MyTeachings;
+
+#[async_trait]
+impl Action for MyTeachings {
+    type Input = MyTeachingsInput;
+    type Output = Vec<TeachingView>;
+    const NAME: &'static str = "notes.my_teachings";
+    const RIGHT: &'static str = READ;
+    const DESCRIPTION: &'static str = "The classes, groups and subjects the caller teaches";
+    const READ_ONLY: bool = true;
+
+    async fn run(&self, ctx: &mut Context<'_>, input: MyTeachingsInput) -> Result<Vec<TeachingView>> {
+        let teacher = ctx.caller().user_id().ok_or_else(|| Error::invalid("caller", "a user's own teachings"))?;
+        let year = service::year_or_current(ctx, input.year);
+        let teachings = query::teachings_of(ctx.tx(), teacher, year).await?;
+        let subject_views = subjects(ctx, teachings.iter().map(|t| t.subject)).await?;
+        let mut units: Vec<Unit> = teachings.iter().map(|t| t.unit).collect();
+        units.sort_by_key(|u| u.uuid());
+        units.dedup();
+        let mut unit_names: HashMap<Unit, String> = HashMap::with_capacity(units.len());
+        for unit in units {
+            let info = service::load_unit(ctx, unit).await?;
+            unit_names.insert(unit, info.name);
+        }
+        let mut out: Vec<TeachingView> = teachings
+            .iter()
+            .map(|t| TeachingView {
+                unit: UnitView { unit: t.unit.into(), name: unit_names[&t.unit].clone() },
+                subject: subject_views[&t.subject].clone(),
+                principal: t.principal,
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.unit.name, &a.subject.label).cmp(&(&b.unit.name, &b.subject.label)));
+        Ok(out)
+    }
 }

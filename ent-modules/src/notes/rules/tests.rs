@@ -567,7 +567,7 @@ fn scales_whose_common_multiple_overflows_stay_exact() {
     let got = subject_average(&entries, Rescaled, NeverLower).value.unwrap();
     assert_eq!(got, expected);
     // With an optional grade compared on that path: 1/2 rescaled is 10, far above the average: counted.
-    let mut with_optional = entries.clone();
+    let mut with_optional = entries;
     with_optional.push(opt("1", 2, "1"));
     let expected =
         (expected * Exact::from_integer(25.into()) + Exact::from_integer(10.into())) / Exact::from_integer(26.into());
@@ -582,7 +582,7 @@ fn rounding_of_huge_fractions() {
     assert_eq!(round(&ten_and_a_bit, Rounding { step: Step::Hundredth, direction: Direction::Nearest }), "10.00");
     assert_eq!(round(&ten_and_a_bit, Rounding { step: Step::Hundredth, direction: Direction::Up }), "10.01");
     let stats = stats([&ten_and_a_bit, &q("12")]).unwrap();
-    assert_eq!(stats.mean, (ten_and_a_bit.clone() + q("12")) / q("2"));
+    assert_eq!(stats.mean, (ten_and_a_bit + q("12")) / q("2"));
 }
 
 #[test]

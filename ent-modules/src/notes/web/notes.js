@@ -246,7 +246,8 @@ export function parseMark(text) {
 
 class GridPage extends Base {
   async render() {
-    const [{ teachings }, { list, current }] = await Promise.all([call("notes", "my_units", {}), periods()]);
+    const [rows, { list, current }] = await Promise.all([call("notes", "my_teachings", {}), periods()]);
+    const teachings = rows.map((r) => ({ unit: r.unit.unit, name: r.unit.name, subject: r.subject, principal: r.principal }));
     const heading = h("h1", {}, t(T.grid));
     if (teachings.length === 0) { this.replaceChildren(heading, notice(t(T.noTeaching), "info")); return; }
     if (current == null) { this.replaceChildren(heading, notice(t(T.noPeriod), "info")); return; }
@@ -390,7 +391,7 @@ class GridPage extends Base {
 
 class ClassesPage extends Base {
   async render() {
-    const [{ classes }, { list, current }] = await Promise.all([call("notes", "my_units", {}), periods()]);
+    const [{ classes }, { list, current }] = await Promise.all([call("notes", "my_classes", {}), periods()]);
     const heading = h("h1", {}, t(T.classes));
     if (classes.length === 0) { this.replaceChildren(heading, notice(t(T.noClass), "info")); return; }
     if (current == null) { this.replaceChildren(heading, notice(t(T.noPeriod), "info")); return; }
