@@ -603,6 +603,13 @@ async fn recall_within_the_delay() {
         .await["id"]
         .clone();
     s.ok(&s.parent_a, "open", json!({"message": m})).await;
+    s.ent.run_pending_events().await.unwrap();
+    let found = |who: &Caller| {
+        let who = who.clone();
+        let s = &s;
+        async move { s.ok(&who, "search", json!({"query": "erreur"})).await["entries"].as_array().unwrap().len() }
+    };
+    assert_eq!(found(&s.parent_b).await, 1);
     // Only the sender recalls.
     let err = s.call(&s.parent_b, "recall", json!({"message": m})).await.unwrap_err();
     assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
@@ -613,6 +620,10 @@ async fn recall_within_the_delay() {
     let out = s.ok(&s.principal, "recall", json!({"message": m})).await;
     assert_eq!(out, json!({"removed": 2, "already_read": 1}));
     assert_eq!(s.inbox(&s.parent_a).await, Vec::<Value>::new());
+    assert_eq!(found(&s.parent_b).await, 0, "gone from the search at once, before the index hears of it");
+    assert_eq!(s.ent.run_pending_events().await.unwrap().failed, 0);
+    assert_eq!(found(&s.parent_b).await, 0);
+    assert_eq!(found(&s.principal).await, 1, "the sender keeps their copy");
     assert_eq!(s.unread(&s.parent_b).await, 0);
     let sent = s.ok(&s.principal, "list", json!({"folder": "sent"})).await;
     assert_eq!(sent["entries"][0]["recalled"], true);

@@ -568,7 +568,10 @@ impl Action for Search {
 
     async fn run(&self, ctx: &mut Context<'_>, input: SearchInput) -> Result<SearchOutput> {
         let who = service::acting(ctx)?;
-        let hits = self.0.text.search(MAIL_TEXT, &text_partition(who.user), &input.query, input.limit as usize).await?;
+        // A few more than asked: hits whose entry is gone (deleted, recalled, not yet removed from the index)
+        // are dropped below.
+        let wanted = input.limit as usize;
+        let hits = self.0.text.search(MAIL_TEXT, &text_partition(who.user), &input.query, wanted + 10).await?;
         // The index is written after commit: check each hit against the mailbox as it is now.
         let tx = ctx.tx();
         let keys: Vec<ent_core::storage::Tuple> = hits
@@ -588,6 +591,7 @@ impl Action for Search {
                 entries.push(e);
             }
         }
+        entries.truncate(wanted);
         Ok(SearchOutput { entries })
     }
 }

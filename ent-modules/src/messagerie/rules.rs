@@ -570,6 +570,49 @@ mod tests {
         assert_eq!(check(&open, &w.parent, &w.other_parent), Err(Reason::NotRelated));
     }
 
+    /// Every sender, recipient and group of the world, under every combination of the settings: closing
+    /// pupil ↔ teacher or pupil ↔ pupil never lets through what the open setting refused.
+    #[test]
+    fn closing_a_setting_never_opens_anything() {
+        let w = world();
+        let senders = [&w.pupil, &w.parent, &w.teacher, &w.staff];
+        let recipients = [
+            &w.classmate,
+            &w.stranger_pupil,
+            &w.own_parent,
+            &w.class_parent,
+            &w.other_parent,
+            &w.class_teacher,
+            &w.other_teacher,
+            &w.staff_r,
+            &w.child,
+        ];
+        let mut targets = vec![Target::Structure(Role::Pupil), Target::Structure(Role::Teacher)];
+        for unit in [w.class, w.other_class] {
+            for audience in [Audience::Members, Audience::Parents, Audience::Teachers] {
+                targets.push(Target::Unit { unit, audience });
+            }
+        }
+        for parent_parent in [false, true] {
+            let open = Policy { parent_parent, ..Policy::default() };
+            for (pupil_teacher, pupil_pupil) in [(false, true), (true, false), (false, false)] {
+                let closed = Policy { pupil_teacher, pupil_pupil, ..open.clone() };
+                for s in senders {
+                    for r in recipients {
+                        if check(&closed, s, r).is_ok() {
+                            assert!(check(&open, s, r).is_ok(), "{s:?} -> {r:?}");
+                        }
+                    }
+                    for t in &targets {
+                        if may_address(&closed, s, *t).is_ok() {
+                            assert!(may_address(&open, s, *t).is_ok(), "{s:?} -> {t:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn disabled_and_outsiders_are_excluded() {
         let w = world();

@@ -102,8 +102,10 @@ pub(crate) async fn load_sender(tx: &mut dyn Transaction, who: &Acting, year: Sc
     let me = query::users(tx, &[who.user]).await?.remove(0);
     let roles = Role::of_all(who.profiles.iter().copied());
     let mut sender = Sender { id: who.user, roles: roles.clone(), ..Default::default() };
+    let mut own_units = Vec::new();
     for m in query::units_of(tx, who.user, year).await? {
         if m.structure == who.structure {
+            own_units.push(m.unit);
             sender.own_units.insert(m.unit.uuid());
             if matches!(m.unit, Unit::Class(_)) {
                 sender.own_classes.insert(m.unit.uuid());
@@ -111,16 +113,15 @@ pub(crate) async fn load_sender(tx: &mut dyn Transaction, who: &Acting, year: Sc
         }
     }
     if roles.contains(&Role::Pupil) {
-        for (_, parent) in query::parents_of(tx, who.user, Responsables::All).await? {
-            sender.parents.insert(parent.id);
+        // Their legal responsables (other contacts are not "their parents" for the rules).
+        for (link, parent) in query::parents_of(tx, who.user, Responsables::All).await? {
+            if link.legal {
+                sender.parents.insert(parent.id);
+            }
         }
-        // Only classes and teaching groups: nobody teaches a manual group.
-        let units: Vec<uuid::Uuid> = sender.own_units.iter().copied().collect();
-        for unit in units {
-            for unit in [Unit::Class(ent_core::ClassId(unit)), Unit::Group(ent_core::GroupId(unit))] {
-                for t in query::teachers_of(tx, unit, year, None).await? {
-                    sender.teachers.insert(t.teacher);
-                }
+        for unit in own_units {
+            for t in query::teachers_of(tx, unit, year, None).await? {
+                sender.teachers.insert(t.teacher);
             }
         }
     }
