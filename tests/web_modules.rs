@@ -281,7 +281,11 @@ async fn my_classes_offers_each_person_the_classes_they_may_open() {
     let head = Api::login(&site.app, "marc.bernard").await;
     assert_eq!(names(head.call("notes.my_classes", json!({})).await), ["3A", "5B"]);
     let principal = Api::login(&site.app, "helene.roux").await;
-    assert_eq!(names(principal.call("notes.my_classes", json!({})).await), ["3A"], "the class she is professeur principal of");
+    assert_eq!(
+        names(principal.call("notes.my_classes", json!({})).await),
+        ["3A"],
+        "the class she is professeur principal of"
+    );
     let pupil = Api::login(&site.app, "lea.martin").await;
     assert!(names(pupil.call("notes.my_classes", json!({})).await).is_empty());
     let (status, body) =
@@ -664,6 +668,17 @@ async fn the_grades_and_mail_pages_in_chromium() {
     .unwrap();
     click(&c, ".mail-picker .mail-pick-row button").await;
     until(&c, "the preview", "document.querySelector('[data-allowed]')?.dataset.allowed === '1'").await;
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = dir.path().join("justificatif.txt");
+    std::fs::write(&file, "Absence de Léa le 12 novembre : rendez-vous médical.").expect("a file");
+    let field = c.find(Locator::Css("#mail-files")).await.expect("the file field");
+    field.send_keys(&file.display().to_string()).await.expect("attach");
+    until(
+        &c,
+        "the attached file",
+        "document.querySelector('.mail-files .mail-chip')?.textContent.includes('justificatif.txt')",
+    )
+    .await;
     fill(&c, "#mail-subject", "Rendez-vous").await;
     fill(&c, "#mail-body", "Bonjour Madame Roux,\n\nPourrions-nous nous voir jeudi ?\n\nSophie Martin").await;
     accessible(&c, "writing a message").await;
@@ -697,6 +712,7 @@ async fn the_grades_and_mail_pages_in_chromium() {
     assert!(
         text(&c, "document.querySelector('.mail-body').textContent").await.contains("Pourrions-nous nous voir jeudi ?")
     );
+    assert!(text(&c, "document.querySelector('.mail-message').innerText").await.contains("justificatif.txt"));
     accessible(&c, "reading a message").await;
     screenshot(&c, "messagerie-read-teacher").await;
     click(&c, ".mail-back").await;

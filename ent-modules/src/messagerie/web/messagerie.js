@@ -36,6 +36,7 @@ const T = {
   thread: { fr: "Conversation", en: "Conversation" },
   showThread: { fr: "Voir toute la conversation", en: "Show the whole conversation" },
   attachments: { fr: "Pièces jointes", en: "Attachments" },
+  attach: { fr: "Joindre des fichiers", en: "Attach files" },
   recalled: { fr: "Message rappelé par son expéditeur.", en: "Message recalled by its sender." },
   recall: { fr: "Rappeler ce message", en: "Recall this message" },
   recalledDone: { fr: "Message rappelé", en: "Message recalled" },
@@ -327,6 +328,7 @@ class MailPage extends HTMLElement {
     const subject = h("input", { id: "mail-subject", maxlength: 200,
       value: original ? `${t(reply ? T.replyPrefix : T.forwardPrefix)}${original.subject.replace(/^(RE|TR|FW) ?: ?/i, "")}` : "" });
     const body = h("textarea", { id: "mail-body", rows: 10 });
+    const files = new Attachments((e) => this.fail(e));
     const preview = new PreviewBox(() => ({ to: picker.addresses(), reply_to: reply?.message.id ?? null, reply_all: !!all }));
     const form = h("form", { class: "mail-compose", novalidate: true },
       reply ? h("p", { class: "muted" }, `${t(T.to)} : ${reply.message.sender_name}${all ? " …" : ""}`) : "",
@@ -334,6 +336,8 @@ class MailPage extends HTMLElement {
       preview.el,
       h("div", { class: "field" }, h("label", { for: "mail-subject" }, t(T.subject)), subject),
       h("div", { class: "field" }, h("label", { for: "mail-body" }, t(T.body)), body),
+      forward?.message.attachments.length ? h("p", { class: "muted" }, `${t(T.attachments)} : ${forward.message.attachments.map((a) => a.name).join(", ")}`) : "",
+      files.el,
       h("div", { class: "mail-actions" },
         h("button", { type: "submit", class: "primary" }, t(T.send)),
         h("button", { type: "button", class: "secondary", onclick: () => this.list(this.folder ?? "inbox") }, t(T.cancel))));
@@ -348,7 +352,7 @@ class MailPage extends HTMLElement {
       }
       try {
         const out = await call("messagerie", "send", {
-          to: picker.addresses(), subject: subject.value.trim(), body: textToHtml(body.value),
+          to: picker.addresses(), subject: subject.value.trim(), body: textToHtml(body.value), attachments: files.list,
           reply_to: reply?.message.id ?? null, reply_all: !!all, forward_of: forward?.message.id ?? null,
           only_allowed: preview.confirmed(),
         });
@@ -375,6 +379,38 @@ async function download(message, index, a) {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** Files to attach: each is uploaded when chosen (`messagerie.upload`), then named in the message. */
+class Attachments {
+  constructor(fail) {
+    this.list = [];
+    this.fail = fail;
+    this.items = h("ul", { class: "mail-chips", "aria-live": "polite" });
+    const input = h("input", { type: "file", id: "mail-files", multiple: true });
+    input.addEventListener("change", async () => {
+      for (const file of input.files) {
+        try {
+          const data = await new Promise((resolve, reject) => {
+            const reader = new FileReader();
+            reader.onload = () => resolve(String(reader.result).split(",")[1] ?? "");
+            reader.onerror = () => reject(reader.error);
+            reader.readAsDataURL(file);
+          });
+          const { blob } = await call("messagerie", "upload", { data });
+          this.list.push({ blob, name: file.name, content_type: file.type || "application/octet-stream" });
+        } catch (e) { this.fail(e); }
+      }
+      input.value = "";
+      this.draw();
+    });
+    this.el = h("div", { class: "field mail-files" }, h("label", { for: "mail-files" }, t(T.attach)), input, this.items);
+  }
+  draw() {
+    this.items.replaceChildren(...this.list.map((a, i) => h("li", { class: "mail-chip" }, `📎 ${a.name}`,
+      h("button", { type: "button", class: "mail-chip-x", "aria-label": `${t(T.removeRecipient)} ${a.name}`,
+        onclick: () => { this.list.splice(i, 1); this.draw(); } }, "×"))));
+  }
 }
 
 /** The recipient picker: classes and groups (whole, or a person in them) and the school's staff. */
