@@ -717,5 +717,29 @@ async fn the_grades_and_mail_pages_in_chromium() {
     screenshot(&c, "messagerie-read-teacher").await;
     click(&c, ".mail-back").await;
     until(&c, "the message read", "[...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('Rendez-vous') && !li.classList.contains('unread'))").await;
+    logout(&c).await;
+
+    // The parent sees that the teacher read it.
+    login(&c, &base, "sophie.martin", "Sophie").await;
+    open(&c, "messagerie.mail").await;
+    until(&c, "the folders", "document.querySelector('.mail-folder[data-folder=sent]') !== null").await;
+    click(&c, ".mail-folder[data-folder=sent]").await;
+    until(
+        &c,
+        "the sent message",
+        "[...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('Rendez-vous'))",
+    )
+    .await;
+    c.execute("[...document.querySelectorAll('.mail-item')].find(li => li.textContent.includes('Rendez-vous')).querySelector('button').click()", vec![])
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the receipt",
+        "[...document.querySelectorAll('.mail-pane h3')].some(h => h.textContent === 'Lu par : 1 / 1')",
+    )
+    .await;
+    accessible(&c, "a sent message with its receipts").await;
+    screenshot(&c, "messagerie-sent-receipts-parent").await;
     c.close().await.expect("close the browser");
 }

@@ -37,6 +37,10 @@ const T = {
   showThread: { fr: "Voir toute la conversation", en: "Show the whole conversation" },
   attachments: { fr: "Pièces jointes", en: "Attachments" },
   attach: { fr: "Joindre des fichiers", en: "Attach files" },
+  receipts: { fr: "Lu par", en: "Read by" },
+  receiptsDetail: { fr: "Voir qui l'a lu", en: "See who read it" },
+  readAt: { fr: "lu le", en: "read on" },
+  notRead: { fr: "pas encore lu", en: "not read yet" },
   recalled: { fr: "Message rappelé par son expéditeur.", en: "Message recalled by its sender." },
   recall: { fr: "Rappeler ce message", en: "Recall this message" },
   recalledDone: { fr: "Message rappelé", en: "Message recalled" },
@@ -288,9 +292,25 @@ class MailPage extends HTMLElement {
         }));
       }
     }
+    const receipts = entry.owner === m.sender && !m.recalled_at ? h("section", { class: "panel", "aria-labelledby": `mail-r-${m.id}` }) : "";
+    if (receipts) this.receipts(m.id, receipts);
     return h("div", {}, h("button", { type: "button", class: "link mail-back", onclick: () => this.list(this.folder ?? "inbox") }, `← ${t(T.back)}`),
-      article, actions,
+      article, actions, receipts,
       m.parent ? h("p", {}, h("button", { type: "button", class: "link", onclick: () => this.thread(m.thread) }, t(T.showThread))) : "");
+  }
+
+  /** The sender's view of who opened the message (`messagerie.receipts`), read first. */
+  async receipts(id, into) {
+    try {
+      const { receipts } = await call("messagerie", "receipts", { message: id, limit: 500 });
+      const read = receipts.filter((r) => r.read_at);
+      const rows = [...read, ...receipts.filter((r) => !r.read_at)];
+      into.replaceChildren(
+        h("h3", { id: `mail-r-${id}` }, `${t(T.receipts)} : ${read.length} / ${receipts.length}`),
+        h("details", {}, h("summary", {}, t(T.receiptsDetail)),
+          h("ul", { class: "plain" }, rows.map((r) => h("li", {}, r.name, " — ",
+            h("span", { class: "muted" }, r.read_at ? `${t(T.readAt)} ${when(r.read_at, true)}` : t(T.notRead)))))));
+    } catch (e) { into.replaceChildren(notice(e.message)); }
   }
 
   async act(action, input, back) {
