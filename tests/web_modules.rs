@@ -681,6 +681,30 @@ async fn the_grades_and_mail_pages_in_chromium() {
     .await;
     fill(&c, "#mail-subject", "Rendez-vous").await;
     fill(&c, "#mail-body", "Bonjour Madame Roux,\n\nPourrions-nous nous voir jeudi ?\n\nSophie Martin").await;
+    click(&c, ".mail-save-draft").await;
+    until(&c, "the draft saved", "document.querySelector('.notice.success')?.textContent === 'Brouillon enregistré'")
+        .await;
+    until(
+        &c,
+        "the drafts' count",
+        "document.querySelector('.mail-folder[data-folder=drafts] .mail-count')?.textContent === '1'",
+    )
+    .await;
+    // Reopened from the drafts, it comes back whole: recipients, subject, text, file.
+    click(&c, ".mail-folder[data-folder=drafts]").await;
+    until(&c, "the draft listed", "document.querySelector('.mail-draft .mail-open') !== null").await;
+    click(&c, ".mail-draft .mail-open").await;
+    until(&c, "the draft reopened", "document.querySelector('#mail-subject')?.value === 'Rendez-vous'").await;
+    until(
+        &c,
+        "its recipient",
+        "document.querySelector('.mail-picker .mail-chip')?.textContent.includes('Hélène Roux')",
+    )
+    .await;
+    until(&c, "its file", "document.querySelector('.mail-files .mail-chip')?.textContent.includes('justificatif.txt')")
+        .await;
+    assert!(text(&c, "document.querySelector('#mail-body').value").await.contains("Pourrions-nous nous voir jeudi ?"));
+    until(&c, "the preview", "document.querySelector('[data-allowed]')?.dataset.allowed === '1'").await;
     accessible(&c, "writing a message").await;
     screenshot(&c, "messagerie-compose-parent").await;
     click(&c, ".mail-compose button[type=submit]").await;
@@ -688,6 +712,12 @@ async fn the_grades_and_mail_pages_in_chromium() {
         &c,
         "the message sent",
         "document.querySelector('.notice.success')?.textContent.startsWith('Message envoyé à 1')",
+    )
+    .await;
+    until(
+        &c,
+        "the draft gone with the sending",
+        "document.querySelector('.mail-folder[data-folder=drafts] .mail-count') === null",
     )
     .await;
     logout(&c).await;

@@ -37,6 +37,11 @@ const T = {
   showThread: { fr: "Voir toute la conversation", en: "Show the whole conversation" },
   attachments: { fr: "Pièces jointes", en: "Attachments" },
   attach: { fr: "Joindre des fichiers", en: "Attach files" },
+  drafts: { fr: "Brouillons", en: "Drafts" },
+  draft: { fr: "Brouillon", en: "Draft" },
+  saveDraft: { fr: "Enregistrer le brouillon", en: "Save as draft" },
+  draftSaved: { fr: "Brouillon enregistré", en: "Draft saved" },
+  noSubject: { fr: "(sans objet)", en: "(no subject)" },
   receipts: { fr: "Lu par", en: "Read by" },
   receiptsDetail: { fr: "Voir qui l'a lu", en: "See who read it" },
   readAt: { fr: "lu le", en: "read on" },
@@ -123,6 +128,14 @@ function folderName(f) {
   return SYSTEM.includes(f.folder) ? t(T[f.folder]) : f.name;
 }
 
+/** The text of an HTML body (a draft's), paragraphs as blank lines; parsed inertly, never shown as HTML. */
+function htmlToText(html) {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  doc.querySelectorAll("br").forEach((b) => b.replaceWith("\n"));
+  const blocks = [...doc.body.querySelectorAll("p, li, div")].filter((e) => !e.querySelector("p, li, div"));
+  return (blocks.length ? blocks.map((b) => b.textContent).join("\n\n") : doc.body.textContent).trim();
+}
+
 /** Plain text as the HTML body the module sanitizes: escaped, paragraphs and line breaks kept. */
 export function textToHtml(text) {
   const esc = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -156,7 +169,7 @@ class MailPage extends HTMLElement {
   fail(e) { this.status.replaceChildren(notice(e.message)); }
 
   async renderSide() {
-    const { folders } = await call("messagerie", "folders", {});
+    const { folders, drafts } = await call("messagerie", "folders", {});
     this.folders = folders;
     const sid = `mail-search-${++uid}`;
     const query = h("input", { id: sid, type: "search", autocomplete: "off" });
@@ -177,11 +190,15 @@ class MailPage extends HTMLElement {
     this.side.replaceChildren(
       h("button", { type: "button", class: "primary mail-write", onclick: () => this.compose({}) }, t(T.write)),
       h("h2", { class: "visually-hidden" }, t(T.folders)),
-      h("ul", { class: "mail-folders" }, folders.map((f) => h("li", {},
-        h("button", { type: "button", class: "mail-folder", "data-folder": f.folder, "aria-current": f.folder === this.folder ? "true" : false,
-          onclick: () => this.list(f.folder) },
-          h("span", {}, folderName(f)),
-          f.unread > 0 ? h("span", { class: "mail-badge", "aria-label": `${f.unread} ${t(T.unreadN)}` }, String(f.unread)) : "")))),
+      h("ul", { class: "mail-folders" }, [
+        ...folders.map((f) => h("li", {},
+          h("button", { type: "button", class: "mail-folder", "data-folder": f.folder, "aria-current": f.folder === this.folder ? "true" : false,
+            onclick: () => this.list(f.folder) },
+            h("span", {}, folderName(f)),
+            f.unread > 0 ? h("span", { class: "mail-badge", "aria-label": `${f.unread} ${t(T.unreadN)}` }, String(f.unread)) : ""))),
+        h("li", {}, h("button", { type: "button", class: "mail-folder", "data-folder": "drafts", "aria-current": this.folder === "drafts" ? "true" : false,
+          onclick: () => this.listDrafts() },
+          h("span", {}, t(T.drafts)), drafts > 0 ? h("span", { class: "mail-count muted" }, String(drafts)) : ""))]),
       search, h("details", { class: "mail-more" }, h("summary", {}, t(T.newFolder)), create));
   }
 
@@ -232,6 +249,23 @@ class MailPage extends HTMLElement {
         h("div", { class: "mail-head" }, h("h2", { id: hid }, folderName(f),
           page.unread > 0 ? h("span", { class: "muted" }, ` — ${page.unread} ${t(T.unreadN)}`) : ""), h("div", { class: "mail-tools" }, tools)),
         list, more));
+    } catch (e) { this.fail(e); }
+  }
+
+  async listDrafts() {
+    this.folder = "drafts";
+    this.markCurrent();
+    try {
+      const { drafts } = await call("messagerie", "drafts", { limit: 50 });
+      this.pane.replaceChildren(h("section", { class: "panel", "aria-labelledby": "mail-drafts" },
+        h("h2", { id: "mail-drafts" }, t(T.drafts)),
+        drafts.length === 0 ? h("p", { class: "muted" }, t(T.empty)) :
+          h("ul", { class: "mail-list" }, drafts.map((d) => h("li", { class: "mail-item mail-draft" },
+            h("button", { type: "button", class: "mail-open", onclick: () => this.compose({ draft: d }) },
+              h("span", { class: "mail-subject" }, d.draft.subject || t(T.noSubject)),
+              h("span", { class: "mail-when" }, when(d.draft.updated_at))),
+            h("button", { type: "button", class: "link", onclick: () => this.act("delete_draft", { id: d.draft.id }, "drafts") },
+              `${t(T.remove)} « ${d.draft.subject || t(T.noSubject)} »`))))));
     } catch (e) { this.fail(e); }
   }
 
@@ -317,7 +351,7 @@ class MailPage extends HTMLElement {
     try {
       await call("messagerie", action, input);
       await this.renderSide();
-      await this.list(back);
+      if (back === "drafts") await this.listDrafts(); else await this.list(back);
     } catch (e) { this.fail(e); }
   }
 
@@ -341,15 +375,38 @@ class MailPage extends HTMLElement {
     } catch (e) { this.fail(e); }
   }
 
-  async compose({ reply, all, forward }) {
+  async compose({ reply, all, forward, draft }) {
     this.status.replaceChildren();
     const picker = new Picker(() => preview.refresh());
     const original = reply?.message ?? forward?.message;
+    const d = draft?.draft;
+    let saved = draft ? { id: d.id, version: draft.version } : null;
+    const replyTo = reply?.message.id ?? d?.reply_to ?? null;
+    const forwardOf = forward?.message.id ?? d?.forward_of ?? null;
+    all = all ?? d?.reply_all ?? false;
     const subject = h("input", { id: "mail-subject", maxlength: 200,
-      value: original ? `${t(reply ? T.replyPrefix : T.forwardPrefix)}${original.subject.replace(/^(RE|TR|FW) ?: ?/i, "")}` : "" });
+      value: d ? d.subject : original ? `${t(reply ? T.replyPrefix : T.forwardPrefix)}${original.subject.replace(/^(RE|TR|FW) ?: ?/i, "")}` : "" });
     const body = h("textarea", { id: "mail-body", rows: 10 });
+    if (d) body.value = htmlToText(d.body_html);
     const files = new Attachments((e) => this.fail(e));
-    const preview = new PreviewBox(() => ({ to: picker.addresses(), reply_to: reply?.message.id ?? null, reply_all: !!all }));
+    if (d) { files.list = d.attachments.map((a) => ({ blob: a.blob, name: a.name, content_type: a.content_type })); files.draw(); }
+    if (d?.to.length) {
+      // The draft keeps addresses only: the preview gives them their labels back.
+      const p = await call("messagerie", "preview", { to: d.to }).catch(() => null);
+      picker.chosen = d.to.map((address, i) => ({ address, label: p?.to[i]?.label ?? address.kind }));
+    }
+    const preview = new PreviewBox(() => ({ to: picker.addresses(), reply_to: replyTo, reply_all: !!all }));
+    const saveDraft = async () => {
+      try {
+        saved = await call("messagerie", "save_draft", {
+          id: saved?.id ?? null, version: saved?.version ?? null, to: picker.addresses(), subject: subject.value.trim(),
+          body: textToHtml(body.value), attachments: files.list, reply_to: replyTo, reply_all: !!all, forward_of: forwardOf,
+        });
+        await this.renderSide();
+        this.markCurrent();
+        this.say(t(T.draftSaved));
+      } catch (e) { this.fail(e); }
+    };
     const form = h("form", { class: "mail-compose", novalidate: true },
       reply ? h("p", { class: "muted" }, `${t(T.to)} : ${reply.message.sender_name}${all ? " …" : ""}`) : "",
       await picker.element(),
@@ -360,6 +417,7 @@ class MailPage extends HTMLElement {
       files.el,
       h("div", { class: "mail-actions" },
         h("button", { type: "submit", class: "primary" }, t(T.send)),
+        h("button", { type: "button", class: "secondary mail-save-draft", onclick: saveDraft }, t(T.saveDraft)),
         h("button", { type: "button", class: "secondary", onclick: () => this.list(this.folder ?? "inbox") }, t(T.cancel))));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
@@ -373,7 +431,7 @@ class MailPage extends HTMLElement {
       try {
         const out = await call("messagerie", "send", {
           to: picker.addresses(), subject: subject.value.trim(), body: textToHtml(body.value), attachments: files.list,
-          reply_to: reply?.message.id ?? null, reply_all: !!all, forward_of: forward?.message.id ?? null,
+          reply_to: replyTo, reply_all: !!all, forward_of: forwardOf, draft: saved?.id ?? null,
           only_allowed: preview.confirmed(),
         });
         this.folder = "sent";
@@ -384,8 +442,8 @@ class MailPage extends HTMLElement {
     });
     const hid = "mail-compose-h";
     this.pane.replaceChildren(h("section", { class: "panel", "aria-labelledby": hid },
-      h("h2", { id: hid }, reply ? t(all ? T.replyAll : T.reply) : forward ? t(T.forward) : t(T.write)), form));
-    if (reply) await preview.refresh();
+      h("h2", { id: hid }, d ? t(T.draft) : reply ? t(all ? T.replyAll : T.reply) : forward ? t(T.forward) : t(T.write)), form));
+    if (replyTo || d?.to.length) await preview.refresh();
     (reply ? body : this.pane.querySelector("select, input"))?.focus();
   }
 }
