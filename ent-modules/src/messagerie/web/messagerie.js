@@ -283,7 +283,7 @@ class MailPage extends HTMLElement {
     const m = opened.message;
     const entry = opened.entry;
     const files = m.attachments.map((a, i) => h("li", {}, h("button", { type: "button", class: "link", onclick: () => download(m.id, i, a) },
-      `${a.name} (${Math.max(1, Math.round(a.size / 1024))} ko)`)));
+      `${a.name} (${Math.max(1, Math.round(a.size / 1024))} ${lang() === "fr" ? "ko" : "KB"})`)));
     const article = h("article", { class: "panel mail-message", "aria-labelledby": `mail-m-${m.id}` },
       h("h2", { id: `mail-m-${m.id}` }, m.subject || "—"),
       h("dl", { class: "mail-meta" },
