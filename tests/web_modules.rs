@@ -300,6 +300,8 @@ async fn my_classes_offers_each_person_the_classes_they_may_open() {
 
 struct Site {
     app: Router,
+    /// The event and job workers, as `ent serve` runs them (the mail search index is written by one).
+    _workers: ent::core::ent::Workers,
 }
 
 fn person(key: &str, given: &str, family: &str, profile: Profile, functions: Vec<Function>) -> PersonIn {
@@ -412,7 +414,7 @@ async fn small_school(p: &Portal3) -> Site {
     let seeded = seed_demo_content(p.store.clone(), p.messagerie.clone(), &logins, p.clock.now()).await.expect("seed");
     assert!(seeded.evaluations >= 6 && seeded.messages >= 4, "{seeded:?}");
     p.ent.run_pending_events().await.expect("events");
-    Site { app: router(p, accounts) }
+    Site { app: router(p, accounts), _workers: p.ent.spawn_workers(Duration::from_millis(100)) }
 }
 
 // ---- the browser -------------------------------------------------------------------------------------------
@@ -747,6 +749,62 @@ async fn the_grades_and_mail_pages_in_chromium() {
     screenshot(&c, "messagerie-read-teacher").await;
     click(&c, ".mail-back").await;
     until(&c, "the message read", "[...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('Rendez-vous') && !li.classList.contains('unread'))").await;
+
+    // She answers it, finds it by searching, puts it in the trash and takes it back.
+    let open_it = "[...document.querySelectorAll('.mail-item')].find(li => li.textContent.includes('Rendez-vous')).querySelector('button').click()";
+    c.execute(open_it, vec![]).await.unwrap();
+    until(&c, "the message", "document.querySelector('.mail-message h2')?.textContent === 'Rendez-vous'").await;
+    click(&c, ".mail-actions button.primary").await;
+    until(&c, "the reply's preview", "document.querySelector('[data-allowed]')?.dataset.allowed === '1'").await;
+    assert_eq!(text(&c, "document.querySelector('#mail-subject').value").await, "RE : Rendez-vous");
+    fill(&c, "#mail-body", "Bonjour, jeudi 17 h me convient. Hélène Roux").await;
+    click(&c, ".mail-compose button[type=submit]").await;
+    until(
+        &c,
+        "the reply sent",
+        "document.querySelector('.notice.success')?.textContent.startsWith('Message envoyé à 1')",
+    )
+    .await;
+    fill(&c, ".mail-search input", "rendez").await;
+    click(&c, ".mail-search button").await;
+    until(&c, "the search results", "document.querySelectorAll('#mail-results ~ ul .mail-item').length >= 2").await;
+    click(&c, ".mail-folder[data-folder=inbox]").await;
+    until(
+        &c,
+        "the inbox",
+        "[...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('Rendez-vous'))",
+    )
+    .await;
+    c.execute(open_it, vec![]).await.unwrap();
+    until(&c, "the message", "document.querySelector('.mail-message h2')?.textContent === 'Rendez-vous'").await;
+    c.execute(
+        "[...document.querySelectorAll('.mail-actions button')].find(b => b.textContent === 'Supprimer').click()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    until(&c, "the inbox without it", "document.querySelector('.mail-list') !== null && ![...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('Rendez-vous') && !li.textContent.includes('RE :'))").await;
+    click(&c, ".mail-folder[data-folder=trash]").await;
+    until(
+        &c,
+        "the trash",
+        "[...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('Rendez-vous'))",
+    )
+    .await;
+    c.execute(open_it, vec![]).await.unwrap();
+    until(
+        &c,
+        "the restore button",
+        "[...document.querySelectorAll('.mail-actions button')].some(b => b.textContent === 'Restaurer')",
+    )
+    .await;
+    c.execute(
+        "[...document.querySelectorAll('.mail-actions button')].find(b => b.textContent === 'Restaurer').click()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    until(&c, "back in the inbox", "document.querySelector('.mail-folder[data-folder=inbox]')?.getAttribute('aria-current') === 'true' && [...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('Rendez-vous'))").await;
     logout(&c).await;
 
     // The parent sees that the teacher read it.
