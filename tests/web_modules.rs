@@ -600,6 +600,43 @@ async fn the_grades_and_mail_pages_in_chromium() {
     assert_eq!(overflow, json!(true), "the grades page fits a phone's width");
     screenshot(&c, "notes-grades-pupil-phone").await;
     c.set_window_size(1280, 900).await.expect("desktop size");
+
+    // The pupil writes to her class's parents and her maths teacher: the preview excludes the parents, with
+    // the reason, and the message goes to the teacher alone once she confirms.
+    open(&c, "messagerie.mail").await;
+    until(&c, "the mailbox", "document.querySelector('.mail-write') !== null").await;
+    click(&c, ".mail-write").await;
+    let pick = |label: &str| {
+        format!(
+            "const s = document.querySelector('#mail-who'); s.value = [...s.options].find(o => o.dataset.label === {label:?}).value; \
+             document.querySelector('.mail-picker .mail-pick-row button').click();"
+        )
+    };
+    until(&c, "the picker", "document.querySelector('#mail-who option[data-label=\"Hélène Roux\"]') !== null").await;
+    c.execute(&pick("3A — les parents"), vec![]).await.unwrap();
+    c.execute(&pick("Hélène Roux"), vec![]).await.unwrap();
+    until(&c, "the exclusion", "document.querySelector('.mail-excluded li[data-reason]') !== null && document.querySelector('[data-allowed]')?.dataset.allowed === '1'").await;
+    let excluded = text(&c, "document.querySelector('.mail-excluded').innerText").await;
+    assert!(excluded.contains("3A — parents") || excluded.contains("parents"), "{excluded}");
+    fill(&c, "#mail-subject", "Exposé de mathématiques").await;
+    fill(&c, "#mail-body", "Bonjour Madame, voici le plan de notre exposé.").await;
+    accessible(&c, "a preview with an exclusion").await;
+    screenshot(&c, "messagerie-compose-excluded-pupil").await;
+    click(&c, ".mail-compose button[type=submit]").await;
+    until(
+        &c,
+        "the confirmation asked",
+        "document.querySelector('.mail-status .notice.error')?.textContent.includes('cochez la case')",
+    )
+    .await;
+    click(&c, "#mail-only-allowed").await;
+    click(&c, ".mail-compose button[type=submit]").await;
+    until(
+        &c,
+        "sent to the teacher alone",
+        "document.querySelector('.notice.success')?.textContent.startsWith('Message envoyé à 1')",
+    )
+    .await;
     logout(&c).await;
 
     // The teacher enters a grade in the grid, then creates an evaluation.
