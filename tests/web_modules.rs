@@ -809,7 +809,7 @@ async fn the_grades_and_mail_pages_in_chromium() {
     until(
         &c,
         "the inbox",
-        "[...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('Rendez-vous'))",
+        "document.querySelector('#mail-results') === null && [...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('Rendez-vous'))",
     )
     .await;
     c.execute(open_it, vec![]).await.unwrap();
@@ -842,6 +842,27 @@ async fn the_grades_and_mail_pages_in_chromium() {
     .await
     .unwrap();
     until(&c, "back in the inbox", "document.querySelector('.mail-folder[data-folder=inbox]')?.getAttribute('aria-current') === 'true' && [...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('Rendez-vous'))").await;
+    // And forwards it, with its file, to the head's office.
+    c.execute(open_it, vec![]).await.unwrap();
+    until(&c, "the message", "document.querySelector('.mail-message h2')?.textContent === 'Rendez-vous'").await;
+    c.execute(
+        "[...document.querySelectorAll('.mail-actions button')].find(b => b.textContent === 'Transférer').click()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    until(&c, "the forward form", "document.querySelector('#mail-subject')?.value === 'TR : Rendez-vous'").await;
+    c.execute("const s = document.querySelector('#mail-staff'); s.value = 'direction'; s.closest('.mail-pick-row').querySelector('button').click();", vec![]).await.unwrap();
+    until(&c, "the preview", "Number(document.querySelector('[data-allowed]')?.dataset.allowed) >= 1").await;
+    fill(&c, "#mail-body", "Pour information.").await;
+    click(&c, ".mail-compose button[type=submit]").await;
+    until(
+        &c,
+        "the forward sent",
+        "document.querySelector('.notice.success')?.textContent.startsWith('Message envoyé à')",
+    )
+    .await;
+    until(&c, "the sent folder", "[...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('TR : Rendez-vous') && li.textContent.includes('📎'))").await;
     logout(&c).await;
 
     // The parent sees that the teacher read it.
