@@ -10,3 +10,6 @@ pub use ent_web as web;
 
 #[cfg(feature = "web")]
 pub mod portal;
+
+#[cfg(all(feature = "web", feature = "notes", feature = "messagerie"))]
+pub mod demo_content;

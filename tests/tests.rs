@@ -25,3 +25,5 @@ mod sqlite_processes;
 mod storage_memory;
 #[cfg(feature = "web")]
 mod web;
+#[cfg(all(feature = "web", feature = "notes", feature = "messagerie"))]
+mod web_modules;

@@ -115,7 +115,7 @@ fn main() -> ExitCode {
                 import::oneroster(&ent, &path, year, &common).await
             }
             Command::Demo(args) => import::demo(&ent, &args).await,
-            Command::Serve(args) => serve::serve(&ent, &args).await,
+            Command::Serve(args) => serve::serve(&ent, &args, &cli.database).await,
             Command::Migrate(_) => unreachable!("handled before opening the database"),
         }
     });

@@ -16,9 +16,15 @@ use ent::core::account::{AccountPolicy, Accounts};
 use ent::core::clock::{Clock, SystemClock};
 use ent::core::directory::{Profile, User};
 use ent::core::rights::{AuditAppender, RightsEngine};
+use ent::core::storage::blob::BlobStore;
+use ent::core::storage::fulltext::FullText;
 use ent::core::storage::{Record, Scan, TxMode};
 use ent::import::demo::DemoConfig;
+use ent::modules::messagerie::Messagerie;
+use ent::modules::notes::Notes;
 use ent::storage::fs::FsBlobStore;
+use ent::storage::memory::MemoryFullText;
+use ent::storage::sqlite::SqliteStore;
 use ent::web::{Portal, WebConfig};
 
 use crate::summary::Outcome;
@@ -63,6 +69,22 @@ fn profile_label(p: Profile) -> &'static str {
     }
 }
 
+/// The messagerie's search index: in the SQLite file of `--database` (FTS5, through a second handle on the
+/// file, as another instance would), in memory for the memory stores (which forget everything on exit).
+fn full_text(database: &str) -> ent::Result<Arc<dyn FullText>> {
+    let file = match database {
+        "memory:" | "sqlite::memory:" => None,
+        url => url
+            .strip_prefix("sqlite:")
+            .map(|p| p.trim_start_matches("//"))
+            .or_else(|| (url.ends_with(".db") || url.ends_with(".sqlite")).then_some(url)),
+    };
+    Ok(match file {
+        Some(path) => Arc::new(SqliteStore::open(path)?.full_text()),
+        None => Arc::new(MemoryFullText::new()),
+    })
+}
+
 /// Whether the directory holds no account yet.
 async fn is_empty(ent: &Ent) -> ent::Result<bool> {
     let mut tx = ent.store().begin(TxMode::ReadOnly).await?;
@@ -70,13 +92,23 @@ async fn is_empty(ent: &Ent) -> ent::Result<bool> {
 }
 
 /// Runs the portal until Ctrl-C.
-pub(crate) async fn serve(opened: &Ent, args: &ServeArgs) -> ent::Result<Outcome> {
+pub(crate) async fn serve(opened: &Ent, args: &ServeArgs, database: &str) -> ent::Result<Outcome> {
     // The command opened the store (checking its URL and versions); the portal is assembled on it.
     let store = opened.store().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = RightsEngine::new(store.clone(), clock.clone());
-    let ent =
-        Ent::builder(store.clone()).clock(clock.clone()).authorizer(engine.clone()).module(Portal).build().await?;
+    let max_upload = args.max_upload_mib.saturating_mul(1 << 20);
+    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(&args.files, max_upload)?.with_clock(clock.clone()));
+    // The messagerie's attachments go with the uploads; its search index with the database.
+    let messagerie = Messagerie::new(blobs.clone(), full_text(database)?);
+    let ent = Ent::builder(store.clone())
+        .clock(clock.clone())
+        .authorizer(engine.clone())
+        .module(Portal)
+        .module(Notes)
+        .module(messagerie.clone())
+        .build()
+        .await?;
     let mut policy = AccountPolicy::default();
     if args.demo {
         policy.totp_required_for.clear();
@@ -87,6 +119,16 @@ pub(crate) async fn serve(opened: &Ent, args: &ServeArgs) -> ent::Result<Outcome
     if args.demo {
         writeln!(out, "Chargement de l'établissement de démonstration… / Loading the demo school…").map_err(io)?;
         let logins = ent::portal::load_demo(&ent, &accounts, &DemoConfig::college()).await?;
+        let seeded =
+            ent::demo_content::seed_demo_content(store.clone(), messagerie.clone(), &logins, clock.now()).await?;
+        if seeded.evaluations > 0 {
+            writeln!(
+                out,
+                "Notes et messages de démonstration / demo grades and messages: {} évaluations, {} notes, {} messages",
+                seeded.evaluations, seeded.grades, seeded.messages
+            )
+            .map_err(io)?;
+        }
         writeln!(
             out,
             "\nComptes de démonstration / demo accounts (mot de passe / password: « {} »):",
@@ -109,12 +151,10 @@ pub(crate) async fn serve(opened: &Ent, args: &ServeArgs) -> ent::Result<Outcome
         )
         .map_err(io)?;
     }
-    let max_upload = args.max_upload_mib.saturating_mul(1 << 20);
-    let blobs = FsBlobStore::open(&args.files, max_upload)?.with_clock(clock);
     let config = WebConfig {
         max_upload_bytes: max_upload,
         trust_forwarded_for: args.trust_forwarded_for,
-        blobs: Some(Arc::new(blobs)),
+        blobs: Some(blobs),
         title: args.title.clone(),
         ..WebConfig::default()
     };

@@ -48,11 +48,15 @@ fn serve_demo_prints_logins_and_serves_the_portal() {
         assert!(printed.contains(login), "{login} in {printed}");
     }
     assert!(printed.contains("Bienvenue au collège 2026 !"), "{printed}");
+    assert!(printed.contains("demo grades and messages:"), "the demo's grades and messages: {printed}");
     let page = get(port, "/");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(
         page.contains("__Host-ent-csrf=") && page.contains("<script type=\"module\" src=\"/assets/shell/app.js\">")
     );
+    for asset in ["/assets/modules/notes/web/notes.js", "/assets/modules/messagerie/web/messagerie.js"] {
+        assert!(get(port, asset).starts_with("HTTP/1.1 200"), "{asset}");
+    }
     let me = get(port, "/api/v1/me");
     assert!(me.starts_with("HTTP/1.1 401") && me.contains("not_logged_in"), "{me}");
     assert!(dir.path().join("ent.db").exists(), "the default database is a SQLite file in the current folder");

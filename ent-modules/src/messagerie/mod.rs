@@ -35,6 +35,7 @@ mod events;
 mod records;
 mod rules;
 mod service;
+mod web;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -197,7 +198,7 @@ impl ServiceModule for Messagerie {
             AdminLocal,
             AdminCentral,
         ];
-        Manifest::new("messagerie", env!("CARGO_PKG_VERSION"))
+        let m = Manifest::new("messagerie", env!("CARGO_PKG_VERSION"))
             .description("Messagerie interne : messages entre personnes et aux groupes, selon les règles de communication de l'établissement")
             .right("messagerie.read", "Read one's mailbox, sort it, search it", readers)
             .right("messagerie.write", "Write messages (within the communication rules)", writers)
@@ -237,7 +238,8 @@ impl ServiceModule for Messagerie {
             .setting(LIMITS, "Sizes, counts, mass messages and the recall delay", Limits::default())
             .notification("messagerie.received", "A new message in one's inbox")
             .i18n("fr", "i18n/fr.ftl")
-            .i18n("en", "i18n/en.ftl")
+            .i18n("en", "i18n/en.ftl");
+        web::declare(m)
     }
 
     fn handlers(&self) -> Handlers {
@@ -274,7 +276,7 @@ impl ServiceModule for Messagerie {
         let bytes: &'static [u8] = match path {
             "i18n/fr.ftl" => include_bytes!("i18n/fr.ftl"),
             "i18n/en.ftl" => include_bytes!("i18n/en.ftl"),
-            _ => return None,
+            _ => return web::asset(path),
         };
         Some(Cow::Borrowed(bytes))
     }

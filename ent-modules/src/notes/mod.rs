@@ -29,6 +29,7 @@ pub mod records;
 pub mod rules;
 pub mod service;
 pub mod views;
+pub mod web;
 
 use std::borrow::Cow;
 
@@ -69,7 +70,7 @@ pub struct Notes;
 impl ServiceModule for Notes {
     fn manifest(&self) -> Manifest {
         use Profile::*;
-        Manifest::new("notes", env!("CARGO_PKG_VERSION"))
+        let m = Manifest::new("notes", env!("CARGO_PKG_VERSION"))
             .description("Evaluations, grades and averages (notes)")
             .right(
                 READ,
@@ -102,7 +103,8 @@ impl ServiceModule for Notes {
             .job(PUBLISH_JOB, "Publish an evaluation at its publication date", None)
             .notification("notes.grades_published", "New grades are visible")
             .i18n("fr", "i18n/fr.ftl")
-            .i18n("en", "i18n/en.ftl")
+            .i18n("en", "i18n/en.ftl");
+        web::declare(m)
     }
 
     fn handlers(&self) -> Handlers {
@@ -118,6 +120,7 @@ impl ServiceModule for Notes {
             .action(ChildrenPeriod)
             .action(TeacherGridAction)
             .action(ClassAveragesAction)
+            .action(web::MyClassesAction)
             .action(MyTeachings)
             .job(Publish)
     }
@@ -126,7 +129,7 @@ impl ServiceModule for Notes {
         let bytes: &'static [u8] = match path {
             "i18n/fr.ftl" => include_bytes!("i18n/fr.ftl"),
             "i18n/en.ftl" => include_bytes!("i18n/en.ftl"),
-            _ => return None,
+            _ => return web::asset(path),
         };
         Some(Cow::Borrowed(bytes))
     }
