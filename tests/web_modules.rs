@@ -373,7 +373,7 @@ fn batch(year: SchoolYear) -> Batch {
             contract: Contract::Public,
             academie: "ORLEANS-TOURS".into(),
             time_zone: "Europe/Paris".into(),
-            periods: PeriodKind::Trimestres,
+            periods: Some(PeriodKind::Trimestres),
         }],
         subjects: vec![subject("MATHS", "061300", "MATHEMATIQUES"), subject("FRANC", "020700", "FRANCAIS")],
         classes: vec![
