@@ -78,7 +78,7 @@ pub async fn seed_demo_content(
     let first_day = NaiveDate::from_ymd_opt(year.0, 9, 1).unwrap_or(today);
     let clock = ManualClock::at(at(first_day.min(message_day), 6, 0));
     let ent = assembly(store.clone(), clock.clone(), messagerie).await?;
-    set_periods(&ent, &*store, structure, head.id, year).await?;
+    set_periods(&ent, &*store, structure, head.id, year, today).await?;
     let period = current_period(&*store, structure, year, message_day).await?;
 
     // Who gets grades: every subject of the pupil's and the parent's children's classes, and every class
@@ -294,13 +294,15 @@ fn school_days_before(day: NaiveDate, n: usize) -> Vec<NaiveDate> {
 
 /// The school year's periods, as the head sets them with `notes.set_period` (the national calendar's
 /// usual cut: trimestres end with November and early March, semestres with January), unless the structure
-/// has some already.
+/// has some already. A demo opened in the first three weeks of a period would show an empty page, so the cut
+/// before `today` moves back to three weeks before it (the earlier period keeping at least three weeks).
 async fn set_periods(
     ent: &Ent,
     store: &dyn Store,
     structure: StructureId,
     head: UserId,
     year: SchoolYear,
+    today: NaiveDate,
 ) -> Result<()> {
     let mut tx = store.begin(TxMode::ReadOnly).await?;
     if tx.count(&Scan::primary(Period::COLLECTION).prefix((structure.0, i64::from(year.0))).limit(1)).await? > 0 {
@@ -316,12 +318,27 @@ async fn set_periods(
         }
         PeriodKind::Semestres => vec![(d(y, 9, 1), d(y + 1, 1, 31)), (d(y + 1, 2, 1), d(y + 1, 7, 4))],
     };
+    let cuts = demo_cuts(cuts, today);
     let caller = Caller::user(head, structure, [Profile::Direction]);
     for (i, (start, end)) in cuts.into_iter().enumerate() {
         ent.call_value(&caller, "notes.set_period", json!({"year": y, "index": i + 1, "start": start, "end": end}))
             .await?;
     }
     Ok(())
+}
+
+/// `cuts` with the start of the period `today` falls in moved back to three weeks before `today` when it
+/// began less than three weeks ago, so the demo's current period has grades to show.
+fn demo_cuts(mut cuts: Vec<(NaiveDate, NaiveDate)>, today: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let weeks = Duration::days(21);
+    for i in 1..cuts.len() {
+        let start = today - weeks;
+        if cuts[i].0 <= today && start < cuts[i].0 && start > cuts[i - 1].0 + weeks {
+            cuts[i - 1].1 = start - Duration::days(1);
+            cuts[i].0 = start;
+        }
+    }
+    cuts
 }
 
 /// The period containing `day`, else the last begun before it, else the first.
@@ -375,6 +392,21 @@ async fn assembly(store: Arc<dyn Store>, clock: ManualClock, messagerie: Message
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_period_begun_less_than_three_weeks_ago_starts_three_weeks_back() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let cuts =
+            vec![(d(2026, 9, 1), d(2026, 11, 30)), (d(2026, 12, 1), d(2027, 3, 6)), (d(2027, 3, 7), d(2027, 7, 4))];
+        // 2 December: the second trimestre began yesterday; it now begins on 11 November.
+        let moved = demo_cuts(cuts.clone(), d(2026, 12, 2));
+        assert_eq!(moved[0], (d(2026, 9, 1), d(2026, 11, 10)));
+        assert_eq!(moved[1], (d(2026, 12, 1) - Duration::days(20), d(2027, 3, 6)));
+        assert_eq!(moved[2], cuts[2]);
+        // Well inside a period, or in the first one: unchanged.
+        assert_eq!(demo_cuts(cuts.clone(), d(2027, 1, 15)), cuts);
+        assert_eq!(demo_cuts(cuts.clone(), d(2026, 9, 10)), cuts);
+    }
 
     #[test]
     fn school_days_skip_weekends() {

@@ -135,10 +135,12 @@ pub(crate) async fn oneroster(ent: &Ent, path: &Path, year: Option<i32>, args: &
 
 /// `ent demo`: the seeded demo population, one structure at a time.
 pub(crate) async fn demo(ent: &Ent, args: &DemoArgs) -> ent::Result<Outcome> {
+    // The memberships are of the current school year, whenever the demo is generated.
+    let year = SchoolYear::containing(ent.clock().now().date_naive());
     let config = match args.structures {
-        Some(n) if n > 0 => DemoConfig { seed: args.seed, ..DemoConfig::structures(n) },
+        Some(n) if n > 0 => DemoConfig { seed: args.seed, year, ..DemoConfig::structures(n) },
         Some(_) => return Err(ent::Error::invalid("structures", "at least one")),
-        None => DemoConfig { seed: args.seed, ..DemoConfig::college() },
+        None => DemoConfig { seed: args.seed, year, ..DemoConfig::college() },
     };
     let demo = Demo::new(config);
     let bar = progress(u64::from(demo.config().total()), args.common.json);

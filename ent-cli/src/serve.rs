@@ -14,7 +14,7 @@ use clap::Args;
 use ent::core::Ent;
 use ent::core::account::{AccountPolicy, Accounts};
 use ent::core::clock::{Clock, SystemClock};
-use ent::core::directory::{Profile, User};
+use ent::core::directory::{Profile, SchoolYear, User};
 use ent::core::rights::{AuditAppender, RightsEngine};
 use ent::core::storage::blob::BlobStore;
 use ent::core::storage::fulltext::FullText;
@@ -69,9 +69,13 @@ fn profile_label(p: Profile) -> &'static str {
     }
 }
 
-/// The messagerie's search index: in the SQLite file of `--database` (FTS5, through a second handle on the
-/// file, as another instance would), in memory for the memory stores (which forget everything on exit).
-fn full_text(database: &str) -> ent::Result<Arc<dyn FullText>> {
+/// The messagerie's search index, with the database: in the SQLite file of `--database` (FTS5, through a
+/// second handle on the file, as another instance would), in the PostgreSQL database (`tsvector`, shared by
+/// every instance on it), in memory for the memory stores (which forget everything on exit).
+async fn full_text(database: &str) -> ent::Result<Arc<dyn FullText>> {
+    if database.starts_with("postgres:") || database.starts_with("postgresql:") {
+        return Ok(Arc::new(crate::migrate::connect(database).await?.full_text()));
+    }
     let file = match database {
         "memory:" | "sqlite::memory:" => None,
         url => url
@@ -100,7 +104,7 @@ pub(crate) async fn serve(opened: &Ent, args: &ServeArgs, database: &str) -> ent
     let max_upload = args.max_upload_mib.saturating_mul(1 << 20);
     let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(&args.files, max_upload)?.with_clock(clock.clone()));
     // The messagerie's attachments go with the uploads; its search index with the database.
-    let messagerie = Messagerie::new(blobs.clone(), full_text(database)?);
+    let messagerie = Messagerie::new(blobs.clone(), full_text(database).await?);
     let ent = Ent::builder(store.clone())
         .clock(clock.clone())
         .authorizer(engine.clone())
@@ -118,7 +122,9 @@ pub(crate) async fn serve(opened: &Ent, args: &ServeArgs, database: &str) -> ent
     let mut out = std::io::stdout().lock();
     if args.demo {
         writeln!(out, "Chargement de l'établissement de démonstration… / Loading the demo school…").map_err(io)?;
-        let logins = ent::portal::load_demo(&ent, &accounts, &DemoConfig::college()).await?;
+        // The demo school's memberships are of the current school year, whenever it is run.
+        let year = SchoolYear::containing(clock.now().date_naive());
+        let logins = ent::portal::load_demo(&ent, &accounts, &DemoConfig { year, ..DemoConfig::college() }).await?;
         let seeded =
             ent::demo_content::seed_demo_content(store.clone(), messagerie.clone(), &logins, clock.now()).await?;
         if seeded.evaluations > 0 {
