@@ -7,27 +7,46 @@ use ent::core::storage::Store;
 use ent::storage::memory::MemoryStore;
 use ent::storage::sqlite::SqliteStore;
 
-/// Opens (creating if needed) the store of a URL and assembles an `Ent` on it: the assembly declares
-/// ent-core's collections and checks that the data is not newer than this build.
-pub(crate) async fn open(url: &str) -> ent::Result<Ent> {
-    let store: Arc<dyn Store> = match url {
-        "memory:" => Arc::new(MemoryStore::new()),
-        "sqlite::memory:" => Arc::new(SqliteStore::in_memory()?),
-        _ => {
-            let path = match url.strip_prefix("sqlite:") {
-                Some(p) => p.trim_start_matches("//"),
-                None if url.ends_with(".db") || url.ends_with(".sqlite") => url,
-                None if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
-                    return Ent::builder(Arc::new(crate::migrate::connect(url).await?)).build().await;
-                }
+/// What a `--database` URL names.
+pub(crate) enum Target<'a> {
+    /// `memory:`: the memory adapter (forgets everything on exit).
+    Memory,
+    /// `sqlite::memory:`: a SQLite database in memory.
+    SqliteMemory,
+    /// `sqlite:PATH`, or a path ending in `.db` or `.sqlite`.
+    SqliteFile(&'a str),
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(&'a str),
+}
+
+impl<'a> Target<'a> {
+    /// Reads a URL, or says which forms are accepted.
+    pub(crate) fn parse(url: &'a str) -> ent::Result<Target<'a>> {
+        Ok(match url {
+            "memory:" => Target::Memory,
+            "sqlite::memory:" => Target::SqliteMemory,
+            _ => match url.strip_prefix("sqlite:") {
+                Some(p) => Target::SqliteFile(p.trim_start_matches("//")),
+                None if url.ends_with(".db") || url.ends_with(".sqlite") => Target::SqliteFile(url),
+                None if url.starts_with("postgres:") || url.starts_with("postgresql:") => Target::Postgres(url),
                 None => {
                     return Err(ent::Error::Config(format!(
                         "`{url}` is not a database URL: use sqlite:PATH, postgres://USER@HOST/DB[?schema=NAME], sqlite::memory: or memory:"
                     )));
                 }
-            };
-            Arc::new(SqliteStore::open(path)?)
-        }
+            },
+        })
+    }
+}
+
+/// Opens (creating if needed) the store of a URL and assembles an `Ent` on it: the assembly declares
+/// ent-core's collections and checks that the data is not newer than this build.
+pub(crate) async fn open(url: &str) -> ent::Result<Ent> {
+    let store: Arc<dyn Store> = match Target::parse(url)? {
+        Target::Memory => Arc::new(MemoryStore::new()),
+        Target::SqliteMemory => Arc::new(SqliteStore::in_memory()?),
+        Target::SqliteFile(path) => Arc::new(SqliteStore::open(path)?),
+        Target::Postgres(url) => Arc::new(crate::migrate::connect(url).await?),
     };
     Ent::builder(store).build().await
 }

@@ -27,6 +27,7 @@ use ent::storage::memory::MemoryFullText;
 use ent::storage::sqlite::SqliteStore;
 use ent::web::{Portal, WebConfig};
 
+use crate::database::Target;
 use crate::summary::Outcome;
 
 /// `ent serve` options (`--database` is the command's global option).
@@ -73,19 +74,10 @@ fn profile_label(p: Profile) -> &'static str {
 /// second handle on the file, as another instance would), in the PostgreSQL database (`tsvector`, shared by
 /// every instance on it), in memory for the memory stores (which forget everything on exit).
 async fn full_text(database: &str) -> ent::Result<Arc<dyn FullText>> {
-    if database.starts_with("postgres:") || database.starts_with("postgresql:") {
-        return Ok(Arc::new(crate::migrate::connect(database).await?.full_text()));
-    }
-    let file = match database {
-        "memory:" | "sqlite::memory:" => None,
-        url => url
-            .strip_prefix("sqlite:")
-            .map(|p| p.trim_start_matches("//"))
-            .or_else(|| (url.ends_with(".db") || url.ends_with(".sqlite")).then_some(url)),
-    };
-    Ok(match file {
-        Some(path) => Arc::new(SqliteStore::open(path)?.full_text()),
-        None => Arc::new(MemoryFullText::new()),
+    Ok(match Target::parse(database)? {
+        Target::Postgres(url) => Arc::new(crate::migrate::connect(url).await?.full_text()),
+        Target::SqliteFile(path) => Arc::new(SqliteStore::open(path)?.full_text()),
+        Target::Memory | Target::SqliteMemory => Arc::new(MemoryFullText::new()),
     })
 }
 
