@@ -10,6 +10,7 @@
 
 mod blob;
 mod catalog;
+mod checkpoint;
 mod error;
 mod fts;
 mod schema;

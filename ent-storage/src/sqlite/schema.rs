@@ -257,6 +257,8 @@ pub(crate) fn configure(conn: &Connection, options: &super::SqliteOptions) -> Re
     conn.pragma_update(None, "temp_store", "MEMORY").doing("setting temp_store")?;
     conn.pragma_update(None, "foreign_keys", false).doing("setting foreign_keys")?;
     conn.pragma_update(None, "wal_autocheckpoint", options.checkpoint_pages).doing("setting wal_autocheckpoint")?;
+    conn.pragma_update(None, "mmap_size", i64::try_from(options.mmap_bytes).unwrap_or(i64::MAX))
+        .doing("setting mmap_size")?;
     conn.set_prepared_statement_cache_capacity(128);
     // The query planner stability guarantee: without it SQLite compiles a statement whose `LIMIT` is a
     // bound parameter again at every execution (it plans with the value), so every scan parsed its SQL

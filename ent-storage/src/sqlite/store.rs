@@ -12,6 +12,7 @@ use rusqlite::{Connection, ErrorCode};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::catalog::{self, Catalog};
+use super::checkpoint::Checkpointer;
 use super::error::{ADAPTER, Context, map};
 use super::schema;
 use super::transaction::SqliteTransaction;
@@ -57,11 +58,21 @@ pub struct SqliteOptions {
     pub max_writers: usize,
     /// Page cache per connection, in KiB.
     pub cache_kib: i64,
-    /// How many pages the write-ahead log may hold before a commit copies them into the database file
-    /// (`PRAGMA wal_autocheckpoint`). SQLite's default is 1,000 (4 MiB); 10,000 (40 MiB) here: a page
-    /// written by many transactions in a row (an index's hot leaf during an import) is copied once
-    /// rather than at each of them.
+    /// How many pages the write-ahead log may hold before they are copied into the database file (a
+    /// checkpoint). SQLite's default is 1,000 (4 MiB); 10,000 (40 MiB) here: a page written by many
+    /// transactions in a row (an index's hot leaf during an import) is copied once rather than at each of
+    /// them.
     pub checkpoint_pages: u32,
+    /// Run checkpoints on a thread of the store rather than inside the commit that crosses
+    /// `checkpoint_pages` (SQLite's `wal_autocheckpoint`): no request pays for copying the whole log. On
+    /// by default; see `checkpoint.rs`.
+    pub background_checkpoint: bool,
+    /// How much of the database file each connection maps into memory (`PRAGMA mmap_size`), in bytes; 0
+    /// reads pages with `pread` into the page cache. Mapped pages are read without a system call and
+    /// without a second copy: a large directory (an académie's indexes span gigabytes) is read several
+    /// times faster. The mapping is virtual address space, shared with the operating system's file cache,
+    /// not memory of the process.
+    pub mmap_bytes: u64,
     /// The limits the store enforces.
     pub limits: Limits,
 }
@@ -75,6 +86,8 @@ impl Default for SqliteOptions {
             max_writers: 16,
             cache_kib: 8 * 1024,
             checkpoint_pages: 10_000,
+            background_checkpoint: true,
+            mmap_bytes: 0,
             limits: Limits::default(),
         }
     }
@@ -113,6 +126,9 @@ pub(crate) struct Shared {
     /// The size limit of [`SqliteStore::set_size_limit`] (`max_page_count`) and its generation: a pooled
     /// writer connection of an older generation gets the new limit when it is taken.
     size_limit: Mutex<(u64, Option<i64>)>,
+    /// The checkpoint thread, with [`SqliteOptions::background_checkpoint`]. Dropped after the pools (its
+    /// thread stops and its connection closes) and before the temporary folder.
+    checkpointer: Option<Checkpointer>,
     // Last, so that it is dropped after the connections.
     _temp: Option<TempDir>,
 }
@@ -194,9 +210,19 @@ impl SqliteStore {
 
     fn open_inner(path: PathBuf, options: SqliteOptions, temp: Option<TempDir>) -> Result<SqliteStore> {
         let shown = path.display().to_string();
-        let writer = open_writer(&path, &options)?;
+        let mut writer = open_writer(&path, &options)?;
         schema::prepare(&writer, &shown, options.busy_timeout)?;
         schema::configure(&writer, &options)?;
+        let checkpointer = match options.background_checkpoint {
+            true => {
+                let conn = open_writer(&path, &options)?;
+                schema::configure(&conn, &options)?;
+                let checkpointer = Checkpointer::start(conn, options.checkpoint_pages)?;
+                checkpointer.hook(&mut writer)?;
+                Some(checkpointer)
+            }
+            false => None,
+        };
         super::blob::remove_abandoned_uploads(&writer, chrono::Utc::now())?;
         writer.busy_timeout(Duration::ZERO).doing("setting busy_timeout")?;
         let catalog = catalog::load(&writer)?;
@@ -207,6 +233,7 @@ impl SqliteStore {
             options,
             catalog: RwLock::new(Arc::new(catalog)),
             size_limit: Mutex::new((0, None)),
+            checkpointer,
             _temp: temp,
         };
         // Open one reader now, so that a file readers cannot open is refused at open, not later.
@@ -214,6 +241,12 @@ impl SqliteStore {
         lock(&shared.readers.idle).push((reader, 0));
         lock(&shared.writers.idle).push((writer, 0));
         Ok(SqliteStore { shared: Arc::new(shared) })
+    }
+
+    /// How many checkpoints the store's checkpoint thread has run (0 without
+    /// [`SqliteOptions::background_checkpoint`]): for monitoring, and for tests.
+    pub fn background_checkpoints(&self) -> u64 {
+        self.shared.checkpointer.as_ref().map_or(0, Checkpointer::runs)
     }
 
     /// The database file.
@@ -300,6 +333,10 @@ impl Shared {
         };
         conn.busy_timeout(timeout).doing("setting busy_timeout")?;
         schema::configure(&conn, &self.options)?;
+        let mut conn = conn;
+        if let (Kind::Writer, Some(checkpointer)) = (kind, &self.checkpointer) {
+            checkpointer.hook(&mut conn)?;
+        }
         Ok(conn)
     }
 

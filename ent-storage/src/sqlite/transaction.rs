@@ -376,6 +376,21 @@ fn insert_rows(
     checked: &CheckedRecord,
     entries: &[(IndexInfo, &[u8])],
 ) -> Result<u64> {
+    insert_record_row(conn, info, record, checked, entries)?;
+    for (index, key) in entries {
+        insert_entry(conn, info, *index, key, &checked.id)?;
+    }
+    Ok(1)
+}
+
+/// The row of a new record in `ent_record` (its index entries apart).
+fn insert_record_row(
+    conn: &Connection,
+    info: &CollectionInfo,
+    record: &NewRecord,
+    checked: &CheckedRecord,
+    entries: &[(IndexInfo, &[u8])],
+) -> Result<()> {
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO ent_record (cid, id, version, schema_version, data, entries) VALUES (?1, ?2, 1, ?3, ?4, ?5)",
@@ -392,10 +407,56 @@ fn insert_rows(
         }
         Err(e) => return Err(map("inserting a record", &e)),
     }
-    for (index, key) in entries {
-        insert_entry(conn, info, *index, key, &checked.id)?;
+    Ok(())
+}
+
+/// Applies the operations of a batch in order, except that each run of inserts (counter increments
+/// between them write nothing here) is written in key order: the records sorted by collection and key,
+/// then their index entries sorted by index and key. The run's outcome is the same in any order (it fails
+/// as a whole on the first duplicate, inside the batch's savepoint); the order makes each B-tree visited
+/// left to right once per run, appending where keys grow and touching each leaf page once, instead of
+/// splitting pages at random. A message to 2,000 parents written in the recipients' name order spent a
+/// quarter of its time rebalancing pages; a directory import, its entries spread over a dozen indexes.
+fn apply_all(conn: &Connection, ops: &[Prepared]) -> Result<Vec<WriteOutcome>> {
+    let mut out = Vec::with_capacity(ops.len());
+    let mut i = 0;
+    while i < ops.len() {
+        let run = ops[i..].iter().take_while(|op| matches!(op, Prepared::Insert(..) | Prepared::Count(..))).count();
+        if run > 1 {
+            insert_run(conn, &ops[i..i + run])?;
+            out.extend(ops[i..i + run].iter().map(|op| match op {
+                Prepared::Count(..) => WriteOutcome::Counted,
+                _ => WriteOutcome::Written { version: 1 },
+            }));
+            i += run;
+        } else {
+            out.push(apply(conn, &ops[i])?);
+            i += 1;
+        }
     }
-    Ok(1)
+    Ok(out)
+}
+
+/// The inserts of a run, in key order (see [`apply_all`]).
+fn insert_run(conn: &Connection, ops: &[Prepared]) -> Result<()> {
+    let mut records = Vec::with_capacity(ops.len());
+    for op in ops {
+        if let Prepared::Insert(info, record, checked) = op {
+            records.push((&**info, record, checked, resolve(info, checked)?));
+        }
+    }
+    records.sort_unstable_by(|a, b| (a.0.cid, &a.2.id).cmp(&(b.0.cid, &b.2.id)));
+    let mut entries = Vec::with_capacity(records.iter().map(|r| r.3.len()).sum());
+    for (info, record, checked, resolved) in &records {
+        insert_record_row(conn, info, record, checked, resolved)?;
+        entries
+            .extend(resolved.iter().map(|(index, key)| (index.unique, index.xid, *key, checked.id.as_slice(), *info)));
+    }
+    entries.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+    for (unique, xid, key, id, info) in entries {
+        insert_entry(conn, info, IndexInfo { xid, unique }, key, id)?;
+    }
+    Ok(())
 }
 
 /// The stored version and entry list of a record.
@@ -880,7 +941,7 @@ impl Transaction for SqliteTransaction {
             .collect();
         let staged = self.stage_deltas(counts)?;
         let outcomes = if writes {
-            let result = self.run(true, |conn| prepared.iter().map(|op| apply(conn, op)).collect::<Result<Vec<_>>>());
+            let result = self.run(true, |conn| apply_all(conn, &prepared));
             self.settle(result).await?
         } else {
             vec![WriteOutcome::Counted; prepared.len()]

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod blobs;
+mod checkpoint;
 mod common;
 mod conformance;
 mod crash;
