@@ -94,6 +94,7 @@ impl Action for Preview {
             to.extend(implicit);
         }
         let mut resolution = service::resolve(tx, &who, &sender, &policy, &to, year).await?;
+        resolution.sort_by_name();
         resolution.blocked = service::blocked(tx, &who, &policy, now).await?;
         let mass = resolution.allowed.len() > limits.mass_threshold as usize;
         Ok(PreviewOutput { resolution, mass, max_recipients: limits.max_recipients })

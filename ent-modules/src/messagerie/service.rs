@@ -390,8 +390,15 @@ pub(crate) async fn resolve(
             Err(reason) => out.excluded.push(excluded(reason, Some(user.display_name()))),
         }
     }
-    out.allowed.sort_by_cached_key(|p| (ent_core::directory::names::fold(&p.name), p.id));
     Ok(out)
+}
+
+impl Resolution {
+    /// Puts the allowed recipients in name order, for showing them (a send needs no order: it writes in
+    /// key order, and folding 2,000 names costs it a few milliseconds).
+    pub(crate) fn sort_by_name(&mut self) {
+        self.allowed.sort_by_cached_key(|p| (ent_core::directory::names::fold(&p.name), p.id));
+    }
 }
 
 /// Whether the sender may send now: their roles and the structure's opening hours.
@@ -507,13 +514,20 @@ pub(crate) async fn deliver(tx: &mut dyn Transaction, message: &Message, recipie
         sent_at: message.sent_at,
         recalled: false,
     };
+    // In key order: the entries (message, owner) and the thread index (thread, owner, message) are then
+    // appended side by side, and the mailbox index (owner, folder, message) and the counters are visited
+    // once each, left to right, instead of splitting B-tree pages at random (a send to 2,000 parents in
+    // name order spent a quarter of its time rebalancing pages).
+    let mut recipients = recipients.to_vec();
+    recipients.sort_unstable();
+    recipients.dedup();
     let mut ops = Vec::with_capacity(2 * recipients.len() + 2);
     ops.push(WriteOp::Insert { collection: Message::COLLECTION.into(), record: to_new_record(message)? });
     ops.push(WriteOp::Insert {
         collection: Entry::COLLECTION.into(),
         record: to_new_record(&entry(message.sender, FolderRef::Sent, false))?,
     });
-    for &r in recipients {
+    for &r in &recipients {
         ops.push(WriteOp::Insert {
             collection: Entry::COLLECTION.into(),
             record: to_new_record(&entry(r, FolderRef::Inbox, true))?,
