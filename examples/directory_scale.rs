@@ -2,6 +2,9 @@
 //! searches, timing each step. The figures of `docs/benchmarks.md` ("Directory at scale") come from here.
 //!
 //! `cargo run --release --features sqlite --example directory_scale -- STRUCTURES [DB_PATH] [CHUNK]`
+//!
+//! The SQLite settings can be varied from the environment: `ENT_SCALE_CACHE_KIB` (page cache per connection),
+//! `ENT_SCALE_CHECKPOINT_PAGES` and `ENT_SCALE_MMAP_BYTES` (see `SqliteOptions`).
 
 #![allow(clippy::print_stdout)] // an example talks to its reader
 
@@ -14,7 +17,7 @@ use ent::core::directory::query::{self, SearchScope};
 use ent::core::storage::{Store, TxMode};
 use ent::import::demo::{Demo, DemoConfig};
 use ent::import::{ApplyOptions, Batch, Mode, UnitRef, apply};
-use ent::storage::sqlite::SqliteStore;
+use ent::storage::sqlite::{SqliteOptions, SqliteStore};
 
 #[tokio::main]
 async fn main() -> ent::Result<()> {
@@ -29,7 +32,18 @@ async fn main() -> ent::Result<()> {
             let _ = std::fs::remove_file(format!("{path}{suffix}"));
         }
     }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path)?);
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut sqlite = SqliteOptions::default();
+    if let Some(kib) = env("ENT_SCALE_CACHE_KIB") {
+        sqlite.cache_kib = kib as i64;
+    }
+    if let Some(pages) = env("ENT_SCALE_CHECKPOINT_PAGES") {
+        sqlite.checkpoint_pages = pages as u32;
+    }
+    if let Some(bytes) = env("ENT_SCALE_MMAP_BYTES") {
+        sqlite.mmap_bytes = bytes;
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(&path, sqlite)?);
     let ent = Ent::builder(store.clone()).build().await?;
     let clock = SystemClock;
     let demo = Demo::new(DemoConfig::structures(structures));
