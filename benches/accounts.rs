@@ -57,6 +57,7 @@ fn setup(rt: &Runtime, store: Arc<dyn Store>) -> (Accounts, String) {
             refused_people: vec![],
             changes: vec![],
             deleted_units: vec![],
+            states_units: true,
         };
         let clock = Arc::new(SystemClock);
         let report = apply(&*store, &*clock, &batch, &ApplyOptions::default()).await.unwrap();

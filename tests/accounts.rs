@@ -78,6 +78,7 @@ async fn fixture() -> Fixture {
         refused_people: vec![],
         changes: vec![],
         deleted_units: vec![],
+        states_units: true,
     };
     let report = apply(&*store, &clock, &batch, &ApplyOptions::default()).await.unwrap();
     assert!(report.rejected.is_empty());

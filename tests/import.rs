@@ -101,6 +101,7 @@ fn feed() -> Batch {
         refused_people: vec![],
         changes: vec![],
         deleted_units: vec![],
+        states_units: true,
     }
 }
 

@@ -350,7 +350,7 @@ async fn enabled_user_false_disables_and_true_enables_again() {
     let report = bulk.apply(&store, &clock, &ApplyOptions::default()).await.unwrap();
     let nadia = user(&store, "t2").await;
     assert!(matches!(nadia.state, AccountState::Disabled { .. }));
-    assert!(report.deactivated >= 1, "{report:#?}");
+    assert_eq!(report.deactivated, 1, "Nadia; {report:#?}");
     assert!(!teaching_names(&store, "t2").await.is_empty(), "she keeps her assignments");
     assert_eq!(profiles(&nadia), [Profile::Responsable, Profile::Enseignant], "and her profiles");
 }
@@ -397,4 +397,59 @@ async fn a_oneroster_import_keeps_what_the_aaf_said_of_a_structure() {
     let again = load(&store, &clock, "bulk").await;
     assert_eq!((again.created, again.updated, again.moved, again.deactivated), (0, 0, 0, 0), "{again:#?}");
     assert_eq!(structures(&store).await, after);
+}
+
+/// A bundle made of the bulk fixture's files, with some replaced or left out.
+fn bundle_from_bulk(replace: &[(&str, &str)], leave_out: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixtures("bulk")).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if leave_out.contains(&name.as_str()) {
+            continue;
+        }
+        let text = match replace.iter().find(|(n, _)| *n == name) {
+            Some((_, text)) => (*text).to_owned(),
+            None => std::fs::read_to_string(entry.path()).unwrap(),
+        };
+        std::fs::write(dir.path().join(&name), text).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn a_bundle_that_does_not_state_enrollments_leaves_memberships_alone() {
+    let (store, clock) = setup().await;
+    load(&store, &clock, "bulk").await;
+    let manifest = std::fs::read_to_string(fixtures("bulk/manifest.csv")).unwrap();
+
+    // Bulk users and roles with a delta of enrollments: Hugo joins the maths group, nothing else moves.
+    let enrollments = "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,\
+                       beginDate,endDate\ne30,active,2026-09-15T08:00:00Z,k-math3a,sch1,s2,student,false,,\n";
+    let dir = bundle_from_bulk(
+        &[
+            ("manifest.csv", &manifest.replace("file.enrollments,bulk", "file.enrollments,delta")),
+            ("enrollments.csv", enrollments),
+        ],
+        &[],
+    );
+    let parsed = Bundle::dir(dir.path()).parse(&OneRosterOptions::default()).unwrap();
+    assert!(!parsed.batch.states_units);
+    let report = parsed.apply(&store, &clock, &ApplyOptions::default()).await.unwrap();
+    assert_eq!((report.created, report.updated, report.moved, report.deactivated), (0, 1, 0, 0), "{report:#?}");
+    assert_eq!(unit_names(&store, "s1").await, ["3A", "MATHS-3A"]);
+    assert_eq!(unit_names(&store, "s2").await, ["3B", "MATHS-3A"]);
+    assert_eq!(teaching_names(&store, "t1").await.len(), 2);
+
+    // A full bundle without enrollments.csv: the people's profiles are its truth, their classes are not.
+    let dir = bundle_from_bulk(
+        &[("manifest.csv", &manifest.replace("file.enrollments,bulk", "file.enrollments,absent"))],
+        &["enrollments.csv"],
+    );
+    let parsed = Bundle::dir(dir.path()).parse(&OneRosterOptions::default()).unwrap();
+    assert!(matches!(parsed.batch.mode, Mode::Full { .. }));
+    let report = parsed.apply(&store, &clock, &ApplyOptions::default()).await.unwrap();
+    assert_eq!((report.created, report.updated, report.moved, report.deactivated), (0, 0, 0, 0), "{report:#?}");
+    assert_eq!(unit_names(&store, "s2").await, ["3B", "MATHS-3A"]);
+    assert_eq!(teaching_names(&store, "t1").await.len(), 2);
 }

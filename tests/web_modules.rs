@@ -388,6 +388,7 @@ fn batch(year: SchoolYear) -> Batch {
         refused_people: vec![],
         changes: vec![],
         deleted_units: vec![],
+        states_units: true,
     }
 }
 

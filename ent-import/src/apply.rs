@@ -725,8 +725,14 @@ async fn apply_person(
     };
     // A person created just now has no membership nor assignment yet: nothing to read.
     let fresh = matches!(outcome, Outcome::Created);
-    let (moved, units_changed) = sync_memberships(tx, writes, batch, &user, &resolved, &ids.covered, fresh).await?;
-    let teachings_changed = sync_teachings(tx, writes, batch, &user, &resolved, &ids.covered, fresh).await?;
+    let (moved, units_changed, teachings_changed) = match batch.states_units {
+        true => {
+            let (moved, units) = sync_memberships(tx, writes, batch, &user, &resolved, &ids.covered, fresh).await?;
+            (moved, units, sync_teachings(tx, writes, batch, &user, &resolved, &ids.covered, fresh).await?)
+        }
+        // The feed does not state them: what the directory holds stays.
+        false => (false, false, false),
+    };
     let outcome = match outcome {
         Outcome::Unchanged if units_changed || teachings_changed => Outcome::Updated,
         o => o,

@@ -49,6 +49,17 @@ pub struct Batch {
     /// them (grades, the cahier de textes), as a full feed leaves a class it no longer names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted_units: Vec<String>,
+    /// Whether each person's [`PersonIn::units`] and [`PersonIn::teachings`] are all their memberships and
+    /// assignments of the year in the structures the batch names for them (the AAF; a OneRoster bundle
+    /// with a bulk `enrollments.csv`): `true` by default. `false` when the feed does not state them (a
+    /// OneRoster bundle without `enrollments.csv`, or with a delta one, whose rows are
+    /// [`Batch::changes`]): the directory's memberships and assignments then stay as they are.
+    #[serde(default = "stated")]
+    pub states_units: bool,
+}
+
+fn stated() -> bool {
+    true
 }
 
 /// Whether the batch is the whole truth about its structures.

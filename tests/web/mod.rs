@@ -156,6 +156,7 @@ fn batch(year: SchoolYear) -> Batch {
         refused_people: vec![],
         changes: vec![],
         deleted_units: vec![],
+        states_units: true,
     }
 }
 

@@ -614,6 +614,7 @@ impl Builder {
             refused_people: self.refused,
             changes: vec![],
             deleted_units: vec![],
+            states_units: true,
         };
         (batch, self.rejected, self.locations)
     }

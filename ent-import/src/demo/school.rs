@@ -422,5 +422,6 @@ pub(crate) fn generate(config: &DemoConfig, index: u32) -> Batch {
         refused_people: vec![],
         changes: vec![],
         deleted_units: vec![],
+        states_units: true,
     }
 }

@@ -45,6 +45,8 @@ pub(crate) struct Builder {
     delta: bool,
     /// Whether roles.csv was read in bulk (then it holds every role of the bundle's users).
     roles_bulk: bool,
+    /// Whether enrollments.csv was read in bulk (then it holds every enrollment of the bundle's users).
+    enrollments_bulk: bool,
     rejected: Vec<Rejection>,
     locations: HashMap<(&'static str, String), Location>,
     structures: Vec<StructureIn>,
@@ -73,6 +75,7 @@ impl Builder {
             file: String::new(),
             delta: false,
             roles_bulk: false,
+            enrollments_bulk: false,
             rejected,
             locations: HashMap::new(),
             structures: vec![],
@@ -106,6 +109,7 @@ impl Builder {
         self.file = file.to_owned();
         self.delta = delta;
         self.roles_bulk |= file == "roles.csv" && !delta;
+        self.enrollments_bulk |= file == "enrollments.csv" && !delta;
         for (row, status) in table.rows {
             let key = row.get("sourcedId").to_owned();
             let deleted = status == Status::ToBeDeleted;
@@ -448,6 +452,9 @@ impl Builder {
             deleted_people: self.deleted,
             changes: self.changes,
             deleted_units: self.deleted_units,
+            // Without a bulk enrollments.csv the bundle does not say who is in which class: memberships
+            // and assignments stay as the directory holds them, but for the delta's changes.
+            states_units: self.enrollments_bulk,
             refused_people: self.rejected.iter().filter(|r| r.kind == "person").map(|r| r.key.clone()).collect(),
         };
         Ok(Parsed { batch, rejected: self.rejected, locations: self.locations })
