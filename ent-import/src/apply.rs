@@ -1,9 +1,11 @@
 //! The apply path: one normalized [`Batch`] into the directory, in transactions of bounded size.
 //!
 //! Order: structures, subjects, classes and groups, then people with their memberships and teaching
-//! assignments, then — in a second pass, once everyone exists — the links from pupils to responsables,
-//! then deletions and, for a full batch, the deactivation of whoever is missing (held for confirmation
-//! when it would disable too large a share of a structure).
+//! assignments, then the batch's incremental changes (one membership, assignment or affiliation added or
+//! removed, the others kept), then — in a second pass, once everyone exists — the links from pupils to
+//! responsables, then the units the batch deletes (emptied, kept), the people it deletes and, for a full
+//! batch, the deactivation of whoever is missing (held for confirmation when it would disable too large a
+//! share of a structure).
 //!
 //! Each record is validated before anything is written; a bad record is rejected with its reason and the
 //! rest goes on. Re-applying the same batch changes nothing.
