@@ -230,6 +230,11 @@ async fn a_delta_of_enrollments_classes_and_roles_changes_one_link_at_a_time() {
         [
             "users.csv:5: person `g1`: `enabledUser` `maybe` is neither true nor false",
             "enrollments.csv:9: row `e26`: `beginDate` `15/09/2026` is not an ISO 8601 date (YYYY-MM-DD)",
+            // A new class at a school that is neither in the bundle nor in the directory, with its subject
+            // and its teacher.
+            "enrollments.csv:14: subject `sch9$c-latin`: unknown structure `sch9`",
+            "classes.csv:6: class `2026$k-far`: unknown structure `sch9`",
+            "enrollments.csv:14: teaching `e31`: unknown class or group `2026$k-far`",
             "roles.csv:8: affiliation `r34`: unknown structure `sch9`",
             "roles.csv:6: affiliation `r32`: unknown person `zz`",
             "enrollments.csv:8: membership `e25`: unknown class or group `2026$k-ghost`",

@@ -230,6 +230,9 @@ impl Builder {
             [row.get("classCode"), row.get("title")].into_iter().find(|s| !s.is_empty()).unwrap_or(&key).to_owned();
         // A class's key names one class of one school year.
         let unit_key = format!("{}${}", self.year().0, key);
+        // The apply may still refuse it (a delta's school that is not in the directory either).
+        let kind = if class { "class" } else { "group" };
+        self.locations.insert((kind, unit_key.clone()), Location { file: self.file.clone(), line: row.line });
         if class {
             self.class_ins.push(ClassIn {
                 key: unit_key.clone(),
@@ -367,7 +370,7 @@ impl Builder {
                 // The class's course gives the subject, when the bundle carries the class.
                 let subject = match course.is_empty() {
                     true => None,
-                    false => Some(self.subject(&school, &course)?),
+                    false => Some(self.subject(&school, &course, row.line)?),
                 };
                 if self.delta {
                     let change = match deleted {
@@ -390,10 +393,14 @@ impl Builder {
 
     /// The subject of a course in a school: the course of the bundle, else (in a delta) the subject imported
     /// earlier with that key.
-    fn subject(&mut self, school: &str, course: &str) -> Result<String, String> {
+    fn subject(&mut self, school: &str, course: &str, line: u64) -> Result<String, String> {
         let subject = format!("{school}${course}");
         match self.courses.get(course).cloned() {
             Some((code, label)) => {
+                // The apply may still refuse it (a school unknown to the directory): the first enrollment
+                // that needs it says where.
+                let at = Location { file: self.file.clone(), line };
+                self.locations.entry(("subject", subject.clone())).or_insert(at);
                 self.subjects.entry(subject.clone()).or_insert_with(|| SubjectIn {
                     key: subject.clone(),
                     structure: school.to_owned(),
