@@ -1,5 +1,6 @@
 //! The OneRoster 1.2 CSV reader on hand-written bundles (invented people): a bulk bundle with local dates
-//! and bad rows, misspelled headers, a delta, and the same bundle as a zip.
+//! and bad rows, misspelled headers, deltas of users, roles, classes and enrollments (one link at a time),
+//! `enabledUser`, a structure the AAF described first, and the same bundle as a zip.
 
 use std::path::{Path, PathBuf};
 
