@@ -47,9 +47,11 @@ fn batches(config: &DemoConfig) -> Vec<Batch> {
             email: None,
             affiliations: vec![PersonRef { structure, profile: Profile::AdminLocal, functions: vec![] }],
             adult: false,
+            disabled: false,
             units: vec![],
             teachings: vec![],
             parents: vec![],
+            kept_parents: vec![],
             extra: Default::default(),
         });
     }

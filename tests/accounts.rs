@@ -32,9 +32,11 @@ fn person(key: &str, given: &str, family: &str, structure: &str, profile: Profil
         email: None,
         affiliations: vec![PersonRef { structure: structure.into(), profile, functions: vec![] }],
         adult: false,
+        disabled: false,
         units: vec![],
         teachings: vec![],
         parents: vec![],
+        kept_parents: vec![],
         extra: Default::default(),
     }
 }
@@ -44,10 +46,10 @@ fn structure(key: &str, uai: &str) -> StructureIn {
         key: key.into(),
         uai: uai.into(),
         name: key.into(),
-        kind: StructureKind::College,
-        contract: Contract::Public,
-        academie: "ORLEANS-TOURS".into(),
-        time_zone: "Europe/Paris".into(),
+        kind: Some(StructureKind::College),
+        contract: Some(Contract::Public),
+        academie: Some("ORLEANS-TOURS".into()),
+        time_zone: Some("Europe/Paris".into()),
         periods: Some(PeriodKind::Trimestres),
     }
 }
@@ -74,6 +76,9 @@ async fn fixture() -> Fixture {
         ],
         deleted_people: vec![],
         refused_people: vec![],
+        changes: vec![],
+        deleted_units: vec![],
+        states_units: true,
     };
     let report = apply(&*store, &clock, &batch, &ApplyOptions::default()).await.unwrap();
     assert!(report.rejected.is_empty());

@@ -17,10 +17,10 @@ fn structure(key: &str, uai: &str) -> StructureIn {
         key: key.into(),
         uai: uai.into(),
         name: format!("Collège {key}"),
-        kind: StructureKind::College,
-        contract: Contract::Public,
-        academie: "ORLEANS-TOURS".into(),
-        time_zone: "Europe/Paris".into(),
+        kind: Some(StructureKind::College),
+        contract: Some(Contract::Public),
+        academie: Some("ORLEANS-TOURS".into()),
+        time_zone: Some("Europe/Paris".into()),
         periods: Some(PeriodKind::Trimestres),
     }
 }
@@ -38,9 +38,11 @@ fn person(key: &str, given: &str, family: &str, structure: &str, profile: Profil
         email: None,
         affiliations: vec![PersonRef { structure: structure.into(), profile, functions: vec![] }],
         adult: false,
+        disabled: false,
         units: vec![],
         teachings: vec![],
         parents: vec![],
+        kept_parents: vec![],
         extra: Default::default(),
     }
 }
@@ -97,6 +99,9 @@ fn feed() -> Batch {
         people,
         deleted_people: vec![],
         refused_people: vec![],
+        changes: vec![],
+        deleted_units: vec![],
+        states_units: true,
     }
 }
 
@@ -234,10 +239,25 @@ async fn a_deleted_person_is_disabled_not_erased() {
     // Her membership stays readable (deletion comes after the retention delay, by a job).
     let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
     assert_eq!(query::units_of(&mut *tx, helene.id, YEAR).await.unwrap().len(), 1);
-    // Back in the feed, she comes back.
+    drop(tx);
+    // Back in the feed, she comes back: pending, as she never chose a password, with a new activation code
+    // (the first may have expired meanwhile).
     let report = apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
     assert_eq!(report.updated, 1, "{report:?}");
+    assert_eq!(user_by_source(&store, "e-4").await.state, AccountState::Pending);
+    assert_eq!(report.codes.iter().map(|c| c.user).collect::<Vec<_>>(), [helene.id]);
+    // Once she has a password, an account disabled and back is in use again at once, with no new code.
+    let mut tx = store.begin(TxMode::ReadWrite).await.unwrap();
+    let credential = ent::core::account::Credential {
+        password_hash: Some("$argon2id$placeholder".into()),
+        ..ent::core::account::Credential::empty(helene.id)
+    };
+    tx.insert_record(&credential).await.unwrap();
+    tx.commit().await.unwrap();
+    apply(&store, &clock, &delta, &ApplyOptions::default()).await.unwrap();
+    let report = apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
     assert_eq!(user_by_source(&store, "e-4").await.state, AccountState::Active);
+    assert!(report.codes.is_empty());
 }
 
 #[tokio::test]
@@ -374,4 +394,75 @@ async fn a_feed_that_does_not_say_keeps_the_structure_s_periods() {
     };
     assert_eq!(periods("0370884K"), PeriodKind::Semestres, "chosen, kept");
     assert_eq!(periods("0370001A"), PeriodKind::Trimestres, "never chosen: trimestres");
+}
+
+#[tokio::test]
+async fn incremental_changes_add_and_remove_one_thing_and_leave_the_rest() {
+    let (store, clock) = setup().await;
+    apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    let change = |key: &str, person: &str, change: Change| ChangeIn { key: key.into(), person: person.into(), change };
+    let delta = Batch {
+        mode: Mode::Delta,
+        structures: vec![],
+        subjects: vec![],
+        classes: vec![],
+        people: vec![],
+        changes: vec![
+            change("c1", "t-1", Change::Teach { unit: "c-3b".into(), subject: Some("maths".into()), principal: false }),
+            change("c2", "t-1", Change::Teach { unit: "c-3a".into(), subject: Some("maths".into()), principal: false }),
+            change(
+                "c3",
+                "t-1",
+                Change::AddAffiliation(PersonRef {
+                    structure: "balzac".into(),
+                    profile: Profile::Direction,
+                    functions: vec![],
+                }),
+            ),
+            change("c4", "e-1", Change::Leave { unit: "c-3a".into() }),
+            change("c5", "e-1", Change::Join { unit: "c-3b".into() }),
+            change("c6", "e-2", Change::Join { unit: "nope".into() }),
+            change("c7", "t-1", Change::StopTeaching { unit: "c-3b".into(), subject: Some("latin".into()) }),
+            change("c8", "nobody", Change::Leave { unit: "c-3a".into() }),
+        ],
+        ..feed()
+    };
+    let report = apply(&store, &clock, &delta, &ApplyOptions::default()).await.unwrap();
+    let rejected: Vec<String> = report.rejected.iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        rejected,
+        [
+            "teaching `c7`: unknown subject `latin`",
+            "membership `c6`: unknown class or group `nope`",
+            "membership `c8`: unknown person `nobody`",
+        ]
+    );
+    // Pierre and Lucas changed, Emma's only change was rejected: counted unchanged.
+    assert_eq!((report.created, report.updated, report.moved, report.unchanged), (0, 2, 1, 1), "{report:?}");
+    let pierre = user_by_source(&store, "t-1").await;
+    assert_eq!(pierre.affiliations.len(), 3, "the profile was added to the others");
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    let mut t: Vec<(ent::core::id::ClassId, bool)> = query::teachings_of(&mut *tx, pierre.id, YEAR)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| match t.unit {
+            Unit::Class(c) => (c, t.principal),
+            Unit::Group(_) => unreachable!(),
+        })
+        .collect();
+    t.sort();
+    let mut expected = vec![(class_id(&store, "3A").await, false), (class_id(&store, "3B").await, false)];
+    expected.sort();
+    assert_eq!(t, expected, "3B added, 3A kept with its principal flag changed");
+    let lucas = user_by_source(&store, "e-1").await;
+    let units = query::units_of(&mut *tx, lucas.id, YEAR).await.unwrap();
+    assert_eq!(units.iter().map(|m| m.unit).collect::<Vec<_>>(), [Unit::Class(class_id(&store, "3B").await)]);
+    drop(tx);
+
+    // Again: nothing changes.
+    let before = dump(&store).await;
+    let again = apply(&store, &clock, &delta, &ApplyOptions::default()).await.unwrap();
+    assert_eq!((again.created, again.updated, again.moved, again.deactivated), (0, 0, 0, 0), "{again:?}");
+    assert_eq!(dump(&store).await, before, "not a single record version moved");
 }

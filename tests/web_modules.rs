@@ -313,9 +313,11 @@ fn person(key: &str, given: &str, family: &str, profile: Profile, functions: Vec
         email: None,
         affiliations: vec![PersonRef { structure: "S".into(), profile, functions }],
         adult: false,
+        disabled: false,
         units: vec![],
         teachings: vec![],
         parents: vec![],
+        kept_parents: vec![],
         extra: Default::default(),
     }
 }
@@ -369,10 +371,10 @@ fn batch(year: SchoolYear) -> Batch {
             key: "S".into(),
             uai,
             name: "Collège Jean Zay — Orléans".into(),
-            kind: StructureKind::College,
-            contract: Contract::Public,
-            academie: "ORLEANS-TOURS".into(),
-            time_zone: "Europe/Paris".into(),
+            kind: Some(StructureKind::College),
+            contract: Some(Contract::Public),
+            academie: Some("ORLEANS-TOURS".into()),
+            time_zone: Some("Europe/Paris".into()),
             periods: Some(PeriodKind::Trimestres),
         }],
         subjects: vec![subject("MATHS", "061300", "MATHEMATIQUES"), subject("FRANC", "020700", "FRANCAIS")],
@@ -384,6 +386,9 @@ fn batch(year: SchoolYear) -> Batch {
         people,
         deleted_people: vec![],
         refused_people: vec![],
+        changes: vec![],
+        deleted_units: vec![],
+        states_units: true,
     }
 }
 

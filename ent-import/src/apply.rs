@@ -1,9 +1,11 @@
 //! The apply path: one normalized [`Batch`] into the directory, in transactions of bounded size.
 //!
 //! Order: structures, subjects, classes and groups, then people with their memberships and teaching
-//! assignments, then — in a second pass, once everyone exists — the links from pupils to responsables,
-//! then deletions and, for a full batch, the deactivation of whoever is missing (held for confirmation
-//! when it would disable too large a share of a structure).
+//! assignments, then the batch's incremental changes (one membership, assignment or affiliation added or
+//! removed, the others kept), then — in a second pass, once everyone exists — the links from pupils to
+//! responsables, then the units the batch deletes (emptied, kept), the people it deletes and, for a full
+//! batch, the deactivation of whoever is missing (held for confirmation when it would disable too large a
+//! share of a structure).
 //!
 //! Each record is validated before anything is written; a bad record is rejected with its reason and the
 //! rest goes on. Re-applying the same batch changes nothing.
@@ -12,10 +14,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use ent_core::account::ActivationCode;
+use ent_core::account::Credential;
 use ent_core::clock::Clock;
+use ent_core::directory::SchoolYear;
 use ent_core::directory::{
-    AccountState, Affiliation, Class, Group, GroupKind, Membership, ParentLink, Structure, Subject, Teaching, Uai,
-    Unit, User, names,
+    AccountState, Affiliation, Class, Contract, Group, GroupKind, Membership, ParentLink, PeriodKind, Structure,
+    StructureKind, Subject, Teaching, Uai, Unit, User, names,
 };
 use ent_core::id::{ClassId, GroupId, StructureId, SubjectId, UserId};
 use ent_core::rights;
@@ -24,9 +28,12 @@ use ent_core::storage::{Record, Scan, Store, Transaction, Tuple, TxExt, TxMode, 
 use ent_core::{Error, Result};
 use futures::future::BoxFuture;
 
-use crate::feed::{Batch, Mode, PersonIn, UnitRef};
+use crate::feed::{Batch, Change, ChangeIn, Mode, PersonIn, PersonRef, UnitRef};
 use crate::login::{base_login, first_free};
 use crate::report::{Held, IssuedCode, Rejection, Report};
+
+/// The time zone of a structure whose feed does not give one.
+const DEFAULT_TIME_ZONE: &str = "Europe/Paris";
 
 /// How to apply.
 #[derive(Debug, Clone)]
@@ -72,13 +79,18 @@ struct Ids {
     covered: HashSet<StructureId>,
     /// People this batch created: their links are part of their creation, not an update.
     created: HashSet<String>,
+    /// What the report counts for each person so far: later phases (changes, links) count each person once.
+    counted: HashMap<String, Outcome>,
 }
 
 /// The outcome of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Created,
     Updated,
     Unchanged,
+    /// An account disabled (counted in [`Report::deactivated`]).
+    Deactivated,
 }
 
 impl Report {
@@ -87,7 +99,35 @@ impl Report {
             Outcome::Created => self.created += 1,
             Outcome::Updated => self.updated += 1,
             Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Deactivated => self.deactivated += 1,
         }
+    }
+
+    /// Counts a person once in the report: a later phase (changes, links) may turn what an earlier one
+    /// counted into a stronger outcome (unchanged < updated < deactivated); a person created by the batch
+    /// stays created.
+    fn upgrade(&mut self, counted: &mut HashMap<String, Outcome>, person: &str, outcome: Outcome) {
+        let rank = |o: &Outcome| match o {
+            Outcome::Unchanged => 0,
+            Outcome::Updated => 1,
+            Outcome::Deactivated => 2,
+            Outcome::Created => 3,
+        };
+        match counted.get(person).copied() {
+            Some(before) if rank(&outcome) <= rank(&before) => return,
+            Some(before) => {
+                let n = match before {
+                    Outcome::Created => &mut self.created,
+                    Outcome::Updated => &mut self.updated,
+                    Outcome::Unchanged => &mut self.unchanged,
+                    Outcome::Deactivated => &mut self.deactivated,
+                };
+                *n = n.saturating_sub(1);
+            }
+            None => {}
+        }
+        self.count(&outcome);
+        counted.insert(person.to_owned(), outcome);
     }
 
     fn reject(&mut self, kind: &'static str, key: &str, reason: impl Into<String>) {
@@ -207,7 +247,9 @@ pub async fn apply(store: &dyn Store, clock: &dyn Clock, batch: &Batch, options:
     }
     apply_units(store, batch, chunk, options.dry_run, &mut ids, &mut report).await?;
     let accepted = apply_people(store, batch, chunk, now, options, &mut ids, &mut report).await?;
-    apply_links(store, batch, &accepted, chunk, options.dry_run, &ids, &mut report).await?;
+    apply_changes(store, batch, chunk, now, options, &mut ids, &mut report).await?;
+    apply_links(store, batch, &accepted, chunk, options.dry_run, &mut ids, &mut report).await?;
+    apply_deleted_units(store, batch, options.dry_run, &ids, &mut report).await?;
     apply_deletions(store, batch, now, options.dry_run, &mut report).await?;
     if let Mode::Full { structures } = &batch.mode {
         deactivate_missing(store, batch, structures, now, options, &ids, &mut report).await?;
@@ -250,20 +292,23 @@ async fn apply_structures(
                         let scan = Scan::index(Structure::COLLECTION, "by_uai").prefix((uai.as_str(),)).limit(1);
                         old = tx.scan_records::<Structure>(&scan).await?.0.into_iter().next();
                     }
+                    let kept = old.as_ref().map(|o| &o.value);
+                    // What the feed does not say stays as the directory holds it; a new structure gets the
+                    // defaults (OneRoster says neither kind, contract, académie, time zone nor periods).
                     let new = Structure {
-                        id: old.as_ref().map_or_else(StructureId::new, |o| o.value.id),
+                        id: kept.map_or_else(StructureId::new, |o| o.id),
                         uai: Some(uai.clone()),
                         name: s.name.trim().to_owned(),
-                        kind: s.kind,
-                        contract: s.contract,
-                        academie: s.academie.clone(),
-                        time_zone: s.time_zone.clone(),
-                        parent: old.as_ref().and_then(|o| o.value.parent),
-                        // A feed that does not say keeps the structure's choice.
-                        periods: s
-                            .periods
-                            .or(old.as_ref().map(|o| o.value.periods))
-                            .unwrap_or(ent_core::directory::PeriodKind::Trimestres),
+                        kind: s.kind.or(kept.map(|o| o.kind)).unwrap_or(StructureKind::Autre),
+                        contract: s.contract.or(kept.map(|o| o.contract)).unwrap_or(Contract::Public),
+                        academie: s.academie.clone().or_else(|| kept.map(|o| o.academie.clone())).unwrap_or_default(),
+                        time_zone: s
+                            .time_zone
+                            .clone()
+                            .or_else(|| kept.map(|o| o.time_zone.clone()))
+                            .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned()),
+                        parent: kept.and_then(|o| o.parent),
+                        periods: s.periods.or(kept.map(|o| o.periods)).unwrap_or(PeriodKind::Trimestres),
                         source: Some(ent_core::directory::SourceKey::new(&batch.source, &s.key)),
                     };
                     out.push((s.key.clone(), new.id, upsert(tx, old, &new).await?));
@@ -525,15 +570,23 @@ async fn apply_people(
             valid.push(p);
         }
     }
+    // The affiliations the batch's changes add, per person: a new person of a delta is created with them.
+    let mut added: HashMap<&str, Vec<&PersonRef>> = HashMap::new();
+    for c in &batch.changes {
+        if let Change::AddAffiliation(a) = &c.change {
+            added.entry(c.person.as_str()).or_default().push(a);
+        }
+    }
     let mut accepted = HashSet::new();
     for part in valid.chunks(chunk) {
-        let ids_ref = &*ids;
+        let (ids_ref, added) = (&*ids, &added);
         let results = write(store, options.dry_run, |tx| {
             Box::pin(async move {
                 let mut out = Vec::with_capacity(part.len());
                 let mut writes = Writes::default();
                 for p in part {
-                    out.push(apply_person(tx, &mut writes, batch, p, now, options, ids_ref).await?);
+                    let added = added.get(p.key.as_str()).map_or(&[][..], Vec::as_slice);
+                    out.push(apply_person(tx, &mut writes, batch, p, added, now, options, ids_ref).await?);
                 }
                 writes.send(tx).await?;
                 Ok(out)
@@ -547,6 +600,7 @@ async fn apply_people(
                     if matches!(outcome, Outcome::Created) {
                         ids.created.insert(key.clone());
                     }
+                    ids.counted.insert(key.clone(), outcome);
                     if moved {
                         report.moved += 1;
                     }
@@ -561,21 +615,39 @@ async fn apply_people(
     Ok(accepted)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn apply_person(
     tx: &mut dyn Transaction,
     writes: &mut Writes,
     batch: &Batch,
     p: &PersonIn,
+    added: &[&PersonRef],
     now: DateTime<Utc>,
     options: &ApplyOptions,
     ids: &Ids,
 ) -> Result<PersonOutcome> {
     let rejected = |reason: String| Ok(PersonOutcome::Rejected { key: p.key.clone(), reason });
-    let resolved = match resolve(tx, &batch.source, p, ids).await? {
+    let mut resolved = match resolve(tx, &batch.source, p, ids).await? {
         Ok(r) => r,
         Err(reason) => return rejected(reason),
     };
     let old = by_source::<User>(tx, &batch.source, &p.key).await?;
+    if old.is_none() && resolved.affiliations.is_empty() {
+        // A person new to a delta takes the affiliations its changes add (those that resolve: the changes
+        // phase rejects the others with their reason).
+        for a in added {
+            if let Some(structure) = structure_id(tx, &batch.source, &a.structure, ids).await?
+                && !resolved.affiliations.iter().any(|x| x.structure == structure && x.profile == a.profile)
+            {
+                resolved.affiliations.push(Affiliation {
+                    structure,
+                    profile: a.profile,
+                    functions: a.functions.clone(),
+                });
+            }
+        }
+        resolved.affiliations.sort_by_key(|a| (a.structure, a.profile));
+    }
     if old.is_none() && resolved.affiliations.is_empty() {
         // Only a delta gets here: it may change someone known without their profiles, not create them.
         return rejected("missing mandatory attribute: profile (a new person needs one)".into());
@@ -601,21 +673,23 @@ async fn apply_person(
             writes.logins.insert(login.clone());
             let user = User {
                 id: UserId::new(),
-                login: login.clone(),
+                login,
                 given_name: p.given_name.trim().to_owned(),
                 family_name: p.family_name.trim().to_owned(),
                 birth_date: p.birth_date,
                 email: p.email.clone(),
                 affiliations: resolved.affiliations.clone(),
                 adult: p.adult,
-                state: AccountState::Pending,
+                // Created disabled when the source says so: no activation code until it is enabled.
+                state: if p.disabled { AccountState::Disabled { since: now } } else { AccountState::Pending },
                 sources: vec![source],
             };
             writes.insert(&user)?;
-            let (secret, record) = ActivationCode::issue(user.id, now, options.activation_validity)?;
-            writes.insert(&record)?;
-            let code = IssuedCode { user: user.id, login, code: secret.display() };
-            (user, Outcome::Created, Some(code))
+            let code = match p.disabled {
+                true => None,
+                false => Some(issue_code(writes, &user, now, options)?),
+            };
+            (user, Outcome::Created, code)
         }
         Some(old) => {
             let mut user = old.value.clone();
@@ -630,9 +704,15 @@ async fn apply_person(
             user.affiliations.retain(|a| !named.contains(&a.structure) && !ids.covered.contains(&a.structure));
             user.affiliations.extend(resolved.affiliations.iter().cloned());
             user.affiliations.sort_by_key(|a| (a.structure, a.profile));
-            if matches!(user.state, AccountState::Disabled { .. }) {
-                // Back in the feed: the account comes back; deletion is cancelled.
-                user.state = AccountState::Active;
+            let was_disabled = matches!(user.state, AccountState::Disabled { .. });
+            let mut code = None;
+            if p.disabled && !was_disabled {
+                // The source disables the account (OneRoster `enabledUser` = `false`).
+                user.state = AccountState::Disabled { since: now };
+            } else if !p.disabled && was_disabled && !user.affiliations.is_empty() {
+                // Back in the feed, or enabled again: the account comes back; deletion is cancelled. (One
+                // left without any profile stays disabled, as a full feed leaves it.)
+                code = enable(tx, writes, &mut user, now, options).await?;
             }
             let mut old_sorted = old.value.clone();
             old_sorted.affiliations.sort_by_key(|a| (a.structure, a.profile));
@@ -640,20 +720,26 @@ async fn apply_person(
                 Outcome::Unchanged
             } else {
                 writes.update(old.version, &user)?;
-                Outcome::Updated
+                if p.disabled && !was_disabled { Outcome::Deactivated } else { Outcome::Updated }
             };
-            (user, outcome, None)
+            (user, outcome, code)
         }
     };
     // A person created just now has no membership nor assignment yet: nothing to read.
     let fresh = matches!(outcome, Outcome::Created);
-    let (moved, units_changed) = sync_memberships(tx, writes, batch, &user, &resolved, &ids.covered, fresh).await?;
-    let teachings_changed = sync_teachings(tx, writes, batch, &user, &resolved, &ids.covered, fresh).await?;
+    let (moved, units_changed, teachings_changed) = match batch.states_units {
+        true => {
+            let (moved, units) = sync_memberships(tx, writes, batch, &user, &resolved, &ids.covered, fresh).await?;
+            (moved, units, sync_teachings(tx, writes, batch, &user, &resolved, &ids.covered, fresh).await?)
+        }
+        // The feed does not state them: what the directory holds stays.
+        false => (false, false, false),
+    };
     let outcome = match outcome {
         Outcome::Unchanged if units_changed || teachings_changed => Outcome::Updated,
         o => o,
     };
-    if matches!(outcome, Outcome::Updated) {
+    if matches!(outcome, Outcome::Updated | Outcome::Deactivated) {
         // Affiliations, state, memberships or assignments moved: compiled rights must be compiled again.
         // (A new account has rights compiled nowhere yet: its version starts at 0 with what it holds now.)
         writes.bump_user(user.id);
@@ -790,12 +876,14 @@ async fn apply_links(
     accepted: &HashSet<String>,
     chunk: usize,
     dry_run: bool,
-    ids: &Ids,
+    ids: &mut Ids,
     report: &mut Report,
 ) -> Result<()> {
     let pupils: Vec<&PersonIn> = batch.people.iter().filter(|p| accepted.contains(&p.key)).collect();
     for part in pupils.chunks(chunk) {
+        let ids_ref = &*ids;
         let results = write(store, dry_run, |tx| {
+            let ids = ids_ref;
             Box::pin(async move {
                 let mut out = Vec::new();
                 let mut writes = Writes::default();
@@ -832,6 +920,15 @@ async fn apply_links(
                             },
                         );
                     }
+                    // Responsables named without their link: whatever the directory holds for them stays.
+                    let mut kept = HashSet::new();
+                    for key in &p.kept_parents {
+                        let parent = match ids.people.get(key) {
+                            Some(id) => Some(*id),
+                            None => by_source::<User>(tx, &batch.source, key).await?.map(|u| u.value.id),
+                        };
+                        kept.extend(parent);
+                    }
                     // The links the feed gives are the truth about this pupil; a bad link is rejected alone.
                     let current = match ids.created.contains(&p.key) {
                         // Created by this batch: no link yet.
@@ -850,6 +947,7 @@ async fn apply_links(
                                 writes.bump_user(c.value.parent);
                                 changed = true;
                             }
+                            None if kept.contains(&c.value.parent) => {}
                             None => {
                                 writes.delete::<ParentLink>(c.value.id(), c.version);
                                 writes.bump_user(c.value.parent);
@@ -872,13 +970,456 @@ async fn apply_links(
         })
         .await?;
         for (key, changed, problems) in results {
-            if changed && !ids.created.contains(&key) {
-                // A pupil whose responsables changed is an updated record of the feed.
-                report.updated += 1;
+            if changed {
+                // A pupil whose responsables changed is an updated record of the feed (counted once).
+                report.upgrade(&mut ids.counted, &key, Outcome::Updated);
             }
             for reason in problems {
                 report.reject("link", &key, reason);
             }
+        }
+    }
+    Ok(())
+}
+
+/// Issues the activation code of an account and records its hash.
+fn issue_code(writes: &mut Writes, user: &User, now: DateTime<Utc>, options: &ApplyOptions) -> Result<IssuedCode> {
+    let (secret, record) = ActivationCode::issue(user.id, now, options.activation_validity)?;
+    writes.insert(&record)?;
+    Ok(IssuedCode { user: user.id, login: user.login.clone(), code: secret.display() })
+}
+
+/// Enables a disabled account again: in use when it has a password; else pending, with a new activation
+/// code (it may have been created disabled, without one, or its code may have expired meanwhile).
+async fn enable(
+    tx: &mut dyn Transaction,
+    writes: &mut Writes,
+    user: &mut User,
+    now: DateTime<Utc>,
+    options: &ApplyOptions,
+) -> Result<Option<IssuedCode>> {
+    let has_password = tx.get_record::<Credential>(user.id).await?.is_some_and(|c| c.value.password_hash.is_some());
+    if has_password {
+        user.state = AccountState::Active;
+        return Ok(None);
+    }
+    user.state = AccountState::Pending;
+    issue_code(writes, user, now, options).map(Some)
+}
+
+/// How a change is reported.
+fn change_kind(c: &Change) -> &'static str {
+    match c {
+        Change::AddAffiliation(_) | Change::RemoveAffiliation { .. } => "affiliation",
+        Change::Join { .. } | Change::Leave { .. } => "membership",
+        Change::Teach { .. } | Change::StopTeaching { .. } => "teaching",
+    }
+}
+
+/// A class or group by key: of the batch, else imported earlier from the same source; a class first.
+async fn unit_by_key(
+    tx: &mut dyn Transaction,
+    source: &str,
+    key: &str,
+    ids: &Ids,
+) -> Result<Option<(Unit, StructureId)>> {
+    if let Some((id, s)) = ids.classes.get(key) {
+        return Ok(Some((Unit::Class(*id), *s)));
+    }
+    if let Some((id, s)) = ids.groups.get(key) {
+        return Ok(Some((Unit::Group(*id), *s)));
+    }
+    if let Some(c) = by_source::<Class>(tx, source, key).await? {
+        return Ok(Some((Unit::Class(c.value.id), c.value.structure)));
+    }
+    Ok(by_source::<Group>(tx, source, key).await?.map(|g| (Unit::Group(g.value.id), g.value.structure)))
+}
+
+/// A subject of the batch, else imported earlier from the same source.
+async fn subject_by_key(tx: &mut dyn Transaction, source: &str, key: &str, ids: &Ids) -> Result<Option<SubjectId>> {
+    if let Some((id, _)) = ids.subjects.get(key) {
+        return Ok(Some(*id));
+    }
+    Ok(by_source::<Subject>(tx, source, key).await?.map(|s| s.value.id))
+}
+
+/// The subject that this source's assignments of a unit share, when they share one.
+async fn subject_of_unit(
+    tx: &mut dyn Transaction,
+    source: &str,
+    unit: Unit,
+    year: SchoolYear,
+) -> Result<Option<SubjectId>> {
+    let scan = Scan::primary(Teaching::COLLECTION).prefix((unit.uuid(), i64::from(year.0))).limit(1000);
+    let mut subjects: Vec<SubjectId> =
+        tx.scan_records::<Teaching>(&scan).await?.0.into_iter().map(|t| t.value.subject).collect();
+    subjects.sort();
+    subjects.dedup();
+    let mut found = None;
+    for id in subjects {
+        let Some(s) = tx.get_record::<Subject>(id).await? else { continue };
+        if s.value.source.as_ref().is_some_and(|k| k.source == source) {
+            if found.is_some() {
+                return Ok(None);
+            }
+            found = Some(id);
+        }
+    }
+    Ok(found)
+}
+
+/// A change with its references resolved.
+enum Op {
+    Add(Affiliation),
+    Remove(StructureId, ent_core::directory::Profile),
+    Join(Unit, StructureId),
+    Leave(Unit),
+    Teach(Unit, StructureId, SubjectId, bool),
+    Stop(Unit, Option<SubjectId>),
+}
+
+/// Resolves one change, or says which reference is unknown.
+async fn resolve_change(
+    tx: &mut dyn Transaction,
+    batch: &Batch,
+    change: &Change,
+    ids: &Ids,
+) -> Result<std::result::Result<Op, String>> {
+    let source = batch.source.as_str();
+    let unknown_unit = |k: &str| format!("unknown class or group `{k}`");
+    Ok(Ok(match change {
+        Change::AddAffiliation(a) => match structure_id(tx, source, &a.structure, ids).await? {
+            Some(structure) => Op::Add(Affiliation { structure, profile: a.profile, functions: a.functions.clone() }),
+            None => return Ok(Err(format!("unknown structure `{}`", a.structure))),
+        },
+        Change::RemoveAffiliation { structure, profile } => match structure_id(tx, source, structure, ids).await? {
+            Some(s) => Op::Remove(s, *profile),
+            None => return Ok(Err(format!("unknown structure `{structure}`"))),
+        },
+        Change::Join { unit } => match unit_by_key(tx, source, unit, ids).await? {
+            Some((u, s)) => Op::Join(u, s),
+            None => return Ok(Err(unknown_unit(unit))),
+        },
+        Change::Leave { unit } => match unit_by_key(tx, source, unit, ids).await? {
+            Some((u, _)) => Op::Leave(u),
+            None => return Ok(Err(unknown_unit(unit))),
+        },
+        Change::Teach { unit, subject, principal } => {
+            let Some((u, s)) = unit_by_key(tx, source, unit, ids).await? else { return Ok(Err(unknown_unit(unit))) };
+            let id = match subject {
+                Some(k) => match subject_by_key(tx, source, k, ids).await? {
+                    Some(id) => id,
+                    None => return Ok(Err(format!("unknown subject `{k}`"))),
+                },
+                None => match subject_of_unit(tx, source, u, batch.year).await? {
+                    Some(id) => id,
+                    None => {
+                        return Ok(Err(format!(
+                            "the subject of `{unit}` is unknown: none of its teachers has one from this source yet \
+                             (the feed must carry the class with its course)"
+                        )));
+                    }
+                },
+            };
+            Op::Teach(u, s, id, *principal)
+        }
+        Change::StopTeaching { unit, subject } => {
+            let Some((u, _)) = unit_by_key(tx, source, unit, ids).await? else { return Ok(Err(unknown_unit(unit))) };
+            let id = match subject {
+                Some(k) => match subject_by_key(tx, source, k, ids).await? {
+                    Some(id) => Some(id),
+                    None => return Ok(Err(format!("unknown subject `{k}`"))),
+                },
+                None => None,
+            };
+            Op::Stop(u, id)
+        }
+    }))
+}
+
+/// What the changes of one person did.
+struct ChangeOutcome {
+    person: String,
+    /// `None` when nothing could be changed (the person is unknown, or was created by this dry run).
+    outcome: Option<Outcome>,
+    moved: bool,
+    code: Option<IssuedCode>,
+    rejected: Vec<(&'static str, String, String)>,
+}
+
+/// Applies [`Batch::changes`], person by person, each person once per transaction.
+async fn apply_changes(
+    store: &dyn Store,
+    batch: &Batch,
+    chunk: usize,
+    now: DateTime<Utc>,
+    options: &ApplyOptions,
+    ids: &mut Ids,
+    report: &mut Report,
+) -> Result<()> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut by_person: HashMap<&str, Vec<&ChangeIn>> = HashMap::new();
+    for c in &batch.changes {
+        let list = by_person.entry(c.person.as_str()).or_default();
+        if list.is_empty() {
+            order.push(c.person.as_str());
+        }
+        list.push(c);
+    }
+    let groups: Vec<(&str, Vec<&ChangeIn>)> =
+        order.into_iter().map(|p| (p, by_person.remove(p).unwrap_or_default())).collect();
+    for part in groups.chunks(chunk) {
+        let ids_ref = &*ids;
+        let results = write(store, options.dry_run, |tx| {
+            Box::pin(async move {
+                let mut out = Vec::with_capacity(part.len());
+                let mut writes = Writes::default();
+                for (person, changes) in part {
+                    out.push(change_person(tx, &mut writes, batch, person, changes, now, options, ids_ref).await?);
+                }
+                writes.send(tx).await?;
+                Ok(out)
+            })
+        })
+        .await?;
+        for r in results {
+            for (kind, key, reason) in r.rejected {
+                report.reject(kind, &key, reason);
+            }
+            report.codes.extend(r.code);
+            if r.moved {
+                report.moved += 1;
+            }
+            if let Some(outcome) = r.outcome {
+                report.upgrade(&mut ids.counted, &r.person, outcome);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn change_person(
+    tx: &mut dyn Transaction,
+    writes: &mut Writes,
+    batch: &Batch,
+    person: &str,
+    changes: &[&ChangeIn],
+    now: DateTime<Utc>,
+    options: &ApplyOptions,
+    ids: &Ids,
+) -> Result<ChangeOutcome> {
+    let mut out =
+        ChangeOutcome { person: person.to_owned(), outcome: None, moved: false, code: None, rejected: Vec::new() };
+    let old = match ids.people.get(person) {
+        Some(id) => tx.get_record::<User>(*id).await?,
+        None => by_source::<User>(tx, &batch.source, person).await?,
+    };
+    let mut ops = Vec::new();
+    for c in changes {
+        let kind = change_kind(&c.change);
+        if old.is_none() && !ids.people.contains_key(person) {
+            out.rejected.push((kind, c.key.clone(), format!("unknown person `{person}`")));
+            continue;
+        }
+        match resolve_change(tx, batch, &c.change, ids).await? {
+            Ok(op) => ops.push(op),
+            Err(reason) => out.rejected.push((kind, c.key.clone(), reason)),
+        }
+    }
+    // A person this dry run created is not stored: their changes were checked, nothing more.
+    let Some(old) = old else { return Ok(out) };
+    let year = batch.year;
+    let mut user = old.value.clone();
+
+    // The memberships and assignments of the year, as stored, then as the changes leave them.
+    let current_units: Vec<Versioned<Membership>> = match ops.iter().any(|o| matches!(o, Op::Join(..) | Op::Leave(_))) {
+        false => Vec::new(),
+        true => {
+            let scan =
+                Scan::index(Membership::COLLECTION, "by_user").prefix((user.id.0, i64::from(year.0))).limit(1000);
+            tx.scan_records::<Membership>(&scan).await?.0
+        }
+    };
+    let current_teachings: Vec<Versioned<Teaching>> =
+        match ops.iter().any(|o| matches!(o, Op::Teach(..) | Op::Stop(..))) {
+            false => Vec::new(),
+            true => {
+                let scan =
+                    Scan::index(Teaching::COLLECTION, "by_teacher").prefix((user.id.0, i64::from(year.0))).limit(1000);
+                tx.scan_records::<Teaching>(&scan).await?.0
+            }
+        };
+    let mut units: Vec<(Unit, StructureId)> = current_units.iter().map(|m| (m.value.unit, m.value.structure)).collect();
+    let mut teachings: Vec<Teaching> = current_teachings.iter().map(|t| t.value.clone()).collect();
+    for op in ops {
+        match op {
+            Op::Add(a) => {
+                match user.affiliations.iter_mut().find(|x| x.structure == a.structure && x.profile == a.profile) {
+                    Some(x) if !a.functions.is_empty() => x.functions = a.functions,
+                    Some(_) => {}
+                    None => user.affiliations.push(a),
+                }
+            }
+            Op::Remove(s, p) => user.affiliations.retain(|a| !(a.structure == s && a.profile == p)),
+            Op::Join(u, s) => {
+                if !units.iter().any(|(x, _)| *x == u) {
+                    units.push((u, s));
+                }
+            }
+            Op::Leave(u) => units.retain(|(x, _)| *x != u),
+            Op::Teach(unit, structure, subject, principal) => {
+                match teachings.iter_mut().find(|t| t.unit == unit && t.subject == subject) {
+                    Some(t) => t.principal = principal,
+                    None => teachings.push(Teaching { teacher: user.id, unit, subject, year, structure, principal }),
+                }
+            }
+            Op::Stop(u, subject) => teachings.retain(|t| !(t.unit == u && subject.is_none_or(|s| s == t.subject))),
+        }
+    }
+    user.affiliations.sort_by_key(|a| (a.structure, a.profile));
+
+    // Write the differences.
+    let mut changed = false;
+    let (mut left_class, mut joined_class) = (false, false);
+    for m in &current_units {
+        if !units.iter().any(|(u, _)| *u == m.value.unit) {
+            writes.delete::<Membership>(m.value.id(), m.version);
+            left_class |= matches!(m.value.unit, Unit::Class(_));
+            changed = true;
+        }
+    }
+    let sort_name = format!("{} {}", names::fold(&user.family_name), names::fold(&user.given_name));
+    for (unit, structure) in &units {
+        if !current_units.iter().any(|m| m.value.unit == *unit) {
+            writes.insert(&Membership {
+                unit: *unit,
+                year,
+                user: user.id,
+                structure: *structure,
+                sort_name: sort_name.clone(),
+            })?;
+            joined_class |= matches!(unit, Unit::Class(_));
+            changed = true;
+        }
+    }
+    for t in &current_teachings {
+        match teachings.iter().find(|w| w.unit == t.value.unit && w.subject == t.value.subject) {
+            Some(w) if *w == t.value => {}
+            Some(w) => {
+                writes.update(t.version, w)?;
+                changed = true;
+            }
+            None => {
+                writes.delete::<Teaching>(t.value.id(), t.version);
+                changed = true;
+            }
+        }
+    }
+    for w in &teachings {
+        if !current_teachings.iter().any(|t| t.value.unit == w.unit && t.value.subject == w.subject) {
+            writes.insert(w)?;
+            changed = true;
+        }
+    }
+
+    // The account follows its affiliations: none left disables it; an account disabled for having none
+    // comes back with one (an account the source disabled itself waits for its user record).
+    let disabled = matches!(user.state, AccountState::Disabled { .. });
+    let mut deactivated = false;
+    if user.affiliations.is_empty() && !old.value.affiliations.is_empty() && !disabled {
+        user.state = AccountState::Disabled { since: now };
+        deactivated = true;
+    } else if disabled && old.value.affiliations.is_empty() && !user.affiliations.is_empty() {
+        out.code = enable(tx, writes, &mut user, now, options).await?;
+    }
+    if user != old.value {
+        writes.update(old.version, &user)?;
+        changed = true;
+    }
+    if changed {
+        writes.bump_user(user.id);
+    }
+    out.moved = left_class && joined_class;
+    out.outcome = Some(match (deactivated, changed) {
+        (true, _) => Outcome::Deactivated,
+        (false, true) => Outcome::Updated,
+        (false, false) => Outcome::Unchanged,
+    });
+    Ok(out)
+}
+
+/// Empties the classes and groups the feed deletes: their memberships and teaching assignments of their year
+/// go; the unit stays, with what belongs to it (grades, the cahier de textes), as a full feed leaves a class
+/// it no longer names.
+async fn apply_deleted_units(
+    store: &dyn Store,
+    batch: &Batch,
+    dry_run: bool,
+    ids: &Ids,
+    report: &mut Report,
+) -> Result<()> {
+    for key in &batch.deleted_units {
+        let done = write(store, dry_run, |tx| {
+            Box::pin(async move {
+                let source = batch.source.as_str();
+                let class = match ids.classes.get(key) {
+                    Some((id, _)) => tx.get_record::<Class>(*id).await?,
+                    None => by_source::<Class>(tx, source, key).await?,
+                };
+                let unit = match class {
+                    Some(c) => Some((Unit::Class(c.value.id), c.value.year)),
+                    None => {
+                        let group = match ids.groups.get(key) {
+                            Some((id, _)) => tx.get_record::<Group>(*id).await?,
+                            None => by_source::<Group>(tx, source, key).await?,
+                        };
+                        group.map(|g| (Unit::Group(g.value.id), g.value.year))
+                    }
+                };
+                let Some((unit, year)) = unit else { return Ok(None) };
+                let mut writes = Writes::default();
+                let mut users = BTreeSet::new();
+                let prefix = (unit.uuid(), i64::from(year.0));
+                let mut cursor = None;
+                loop {
+                    let scan = Scan::primary(Membership::COLLECTION).prefix(prefix).limit(1000).after(cursor);
+                    let (page, next) = tx.scan_records::<Membership>(&scan).await?;
+                    for m in page {
+                        writes.delete::<Membership>(m.value.id(), m.version);
+                        users.insert(m.value.user);
+                    }
+                    match next {
+                        Some(n) => cursor = Some(n),
+                        None => break,
+                    }
+                }
+                let mut cursor = None;
+                loop {
+                    let scan = Scan::primary(Teaching::COLLECTION).prefix(prefix).limit(1000).after(cursor);
+                    let (page, next) = tx.scan_records::<Teaching>(&scan).await?;
+                    for t in page {
+                        writes.delete::<Teaching>(t.value.id(), t.version);
+                        users.insert(t.value.teacher);
+                    }
+                    match next {
+                        Some(n) => cursor = Some(n),
+                        None => break,
+                    }
+                }
+                let emptied = !writes.ops.is_empty();
+                for u in users {
+                    writes.bump_user(u);
+                }
+                writes.send(tx).await?;
+                Ok(Some(emptied))
+            })
+        })
+        .await?;
+        match done {
+            None => report.reject("class", key, "deleted by the feed but unknown here"),
+            Some(true) => report.updated += 1,
+            Some(false) => report.unchanged += 1,
         }
     }
     Ok(())

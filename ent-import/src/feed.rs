@@ -39,6 +39,27 @@ pub struct Batch {
     /// attribute...): a full batch leaves them as they are instead of deactivating them as missing.
     #[serde(default)]
     pub refused_people: Vec<String>,
+    /// One membership, teaching assignment or affiliation added or removed at a time, without restating
+    /// the person's others (a OneRoster delta of `enrollments.csv` and `roles.csv`): applied after
+    /// [`Batch::people`], to people of the batch or imported earlier from the same source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ChangeIn>,
+    /// Classes and groups the feed deletes (a OneRoster delta's `classes.csv` row `tobedeleted`), by key:
+    /// emptied of their memberships and teaching assignments of their year, and kept with what belongs to
+    /// them (grades, the cahier de textes), as a full feed leaves a class it no longer names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted_units: Vec<String>,
+    /// Whether each person's [`PersonIn::units`] and [`PersonIn::teachings`] are all their memberships and
+    /// assignments of the year in the structures the batch names for them (the AAF; a OneRoster bundle
+    /// with a bulk `enrollments.csv`): `true` by default. `false` when the feed does not state them (a
+    /// OneRoster bundle without `enrollments.csv`, or with a delta one, whose rows are
+    /// [`Batch::changes`]): the directory's memberships and assignments then stay as they are.
+    #[serde(default = "stated")]
+    pub states_units: bool,
+}
+
+fn stated() -> bool {
+    true
 }
 
 /// Whether the batch is the whole truth about its structures.
@@ -55,7 +76,9 @@ pub enum Mode {
     Delta,
 }
 
-/// A structure.
+/// A structure. The attributes a feed may not give (OneRoster has no kind, contract, académie, time zone
+/// nor period kind) are options: `None` keeps what the directory holds, and a new structure gets the
+/// default (autre, public, no académie, `Europe/Paris`, trimestres).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StructureIn {
     /// Its key in the feed.
@@ -64,14 +87,18 @@ pub struct StructureIn {
     pub uai: String,
     /// Its name.
     pub name: String,
-    /// Its kind.
-    pub kind: StructureKind,
-    /// Its contract.
-    pub contract: Contract,
-    /// Its académie.
-    pub academie: String,
-    /// Its IANA time zone.
-    pub time_zone: String,
+    /// Its kind, when the feed says.
+    #[serde(default)]
+    pub kind: Option<StructureKind>,
+    /// Its contract, when the feed says.
+    #[serde(default)]
+    pub contract: Option<Contract>,
+    /// Its académie, when the feed says.
+    #[serde(default)]
+    pub academie: Option<String>,
+    /// Its IANA time zone, when the feed says.
+    #[serde(default)]
+    pub time_zone: Option<String>,
     /// Trimestres or semestres, when the feed says (the AAF does not): `None` keeps what the structure chose
     /// (trimestres for a new structure).
     #[serde(default)]
@@ -184,6 +211,11 @@ pub struct PersonIn {
     /// An adult pupil.
     #[serde(default)]
     pub adult: bool,
+    /// The source disables the account (OneRoster `enabledUser` = `false`): it stays in the directory with
+    /// its profiles, memberships and links, and cannot be used. A batch that names the person with `false`
+    /// here enables it again, as it does any disabled account of a person it names with a profile.
+    #[serde(default)]
+    pub disabled: bool,
     /// Classes and groups of the batch's year (for pupils); replaces what the directory holds for that year.
     #[serde(default)]
     pub units: Vec<UnitRef>,
@@ -194,8 +226,71 @@ pub struct PersonIn {
     /// directory holds.
     #[serde(default)]
     pub parents: Vec<ParentIn>,
+    /// Responsables the feed names without saying what they are to the pupil (a OneRoster delta names a
+    /// student's agents, whose roles it may not carry), by key: their stored link stays as it is, where
+    /// [`PersonIn::parents`] would remove it; no link is created for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_parents: Vec<String>,
     /// The feed's attributes that the directory does not hold (yet), by name, kept for later use: AAF
     /// attributes such as `ENTEleveRegime`, OneRoster columns such as `sms`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Vec<String>>,
+}
+
+/// One change to a person that leaves the rest of what they hold as it is (see [`Batch::changes`]).
+/// Applying the same change twice changes nothing the second time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeIn {
+    /// The change's own key in the feed (a OneRoster enrollment's or role's `sourcedId`), for the report.
+    pub key: String,
+    /// The person's key: a person of the batch, or one imported earlier from the same source.
+    pub person: String,
+    /// What changes.
+    pub change: Change,
+}
+
+/// What a [`ChangeIn`] adds or removes. Classes and groups are named by their key alone (a class's key,
+/// else a group's): a delta may name a unit it does not carry, whose kind only the directory knows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// A profile in a structure. A person new to the directory is created with the affiliations the
+    /// batch's changes add; an account disabled because it had no affiliation left is enabled again.
+    AddAffiliation(PersonRef),
+    /// The profile in the structure goes (its functions with it); an account left without any affiliation
+    /// is disabled, as a full feed disables the people it no longer names.
+    RemoveAffiliation {
+        /// The structure's key.
+        structure: String,
+        /// The profile.
+        profile: Profile,
+    },
+    /// A membership of the class or group, for the batch's year.
+    Join {
+        /// The class's or group's key.
+        unit: String,
+    },
+    /// The membership of the class or group of the batch's year goes.
+    Leave {
+        /// The class's or group's key.
+        unit: String,
+    },
+    /// A teaching assignment of the batch's year.
+    Teach {
+        /// The class's or group's key.
+        unit: String,
+        /// The subject's key; `None`: the subject this source's other assignments of the unit have (a
+        /// OneRoster class is a section of one course, so its teachers share its subject).
+        subject: Option<String>,
+        /// Professeur principal.
+        #[serde(default)]
+        principal: bool,
+    },
+    /// The teaching assignments of the unit go: of that subject, or (`None`) all of the person's there.
+    StopTeaching {
+        /// The class's or group's key.
+        unit: String,
+        /// The subject's key, or all.
+        subject: Option<String>,
+    },
 }

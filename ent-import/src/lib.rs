@@ -15,7 +15,8 @@ mod report;
 
 pub use apply::{ApplyOptions, apply};
 pub use feed::{
-    Batch, ClassIn, GroupIn, Mode, ParentIn, PersonIn, PersonRef, StructureIn, SubjectIn, TeachingIn, UnitRef,
+    Batch, Change, ChangeIn, ClassIn, GroupIn, Mode, ParentIn, PersonIn, PersonRef, StructureIn, SubjectIn, TeachingIn,
+    UnitRef,
 };
 pub use login::base_login;
 pub use parsed::Parsed;

@@ -94,9 +94,11 @@ fn person(key: &str, given: &str, family: &str, profile: Profile, functions: Vec
         email: None,
         affiliations: vec![PersonRef { structure: "S".into(), profile, functions }],
         adult: false,
+        disabled: false,
         units: vec![],
         teachings: vec![],
         parents: vec![],
+        kept_parents: vec![],
         extra: Default::default(),
     }
 }
@@ -124,10 +126,10 @@ fn batch(year: SchoolYear) -> Batch {
             key: "S".into(),
             uai,
             name: "Collège Jean Zay — Orléans".into(),
-            kind: StructureKind::College,
-            contract: Contract::Public,
-            academie: "ORLEANS-TOURS".into(),
-            time_zone: "Europe/Paris".into(),
+            kind: Some(StructureKind::College),
+            contract: Some(Contract::Public),
+            academie: Some("ORLEANS-TOURS".into()),
+            time_zone: Some("Europe/Paris".into()),
             periods: Some(PeriodKind::Trimestres),
         }],
         subjects: vec![SubjectIn {
@@ -152,6 +154,9 @@ fn batch(year: SchoolYear) -> Batch {
         ],
         deleted_people: vec![],
         refused_people: vec![],
+        changes: vec![],
+        deleted_units: vec![],
+        states_units: true,
     }
 }
 

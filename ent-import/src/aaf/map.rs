@@ -270,10 +270,10 @@ impl Builder {
             key: key.to_owned(),
             uai: uai.to_owned(),
             name: name.to_owned(),
-            kind: codes::structure_kind(first(r, "ENTStructureTypeStruct").unwrap_or("")),
-            contract,
-            time_zone: codes::time_zone(&academie).to_owned(),
-            academie,
+            kind: Some(codes::structure_kind(first(r, "ENTStructureTypeStruct").unwrap_or(""))),
+            contract: Some(contract),
+            time_zone: Some(codes::time_zone(&academie).to_owned()),
+            academie: Some(academie),
             // The AAF does not say: the structure's choice stays (trimestres for a new one).
             periods: None,
         });
@@ -368,9 +368,11 @@ impl Builder {
             email: first(r, "mail").map(str::to_owned),
             affiliations: vec![],
             adult: false,
+            disabled: false,
             units: vec![],
             teachings: vec![],
             parents: vec![],
+            kept_parents: vec![],
             extra,
         };
         match category {
@@ -610,6 +612,9 @@ impl Builder {
             people: self.people,
             deleted_people: self.deleted,
             refused_people: self.refused,
+            changes: vec![],
+            deleted_units: vec![],
+            states_units: true,
         };
         (batch, self.rejected, self.locations)
     }

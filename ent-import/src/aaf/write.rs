@@ -196,9 +196,19 @@ pub fn write_batch(batch: &Batch, dir: &Path, options: &WriteOptions) -> io::Res
                 ("ENTStructureJointure", vec![s.key.clone()]),
                 ("ENTStructureUAI", vec![s.uai.clone()]),
                 ("ENTStructureNomCourant", vec![s.name.clone()]),
-                ("ENTStructureTypeStruct", vec![codes::structure_type_code(s.kind).to_owned()]),
-                ("ENTEtablissementContrat", vec![codes::contract_code(s.contract).to_owned()]),
-                ("ENTServAcAcademie", vec![s.academie.clone()]),
+                // What the batch does not say is written as a new structure would get it.
+                (
+                    "ENTStructureTypeStruct",
+                    vec![
+                        codes::structure_type_code(s.kind.unwrap_or(ent_core::directory::StructureKind::Autre))
+                            .to_owned(),
+                    ],
+                ),
+                (
+                    "ENTEtablissementContrat",
+                    vec![codes::contract_code(s.contract.unwrap_or(ent_core::directory::Contract::Public)).to_owned()],
+                ),
+                ("ENTServAcAcademie", vec![s.academie.clone().unwrap_or_default()]),
                 ("ENTStructureClasses", class_values),
                 ("ENTStructureGroupes", group_values),
             ],

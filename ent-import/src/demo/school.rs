@@ -103,9 +103,11 @@ impl Gen<'_> {
             email: None,
             affiliations: vec![PersonRef { structure: self.uai.clone(), profile, functions }],
             adult: false,
+            disabled: false,
             units: vec![],
             teachings: vec![],
             parents: vec![],
+            kept_parents: vec![],
             extra: Default::default(),
         }
     }
@@ -184,10 +186,10 @@ pub(crate) fn generate(config: &DemoConfig, index: u32) -> Batch {
         key: uai.clone(),
         uai: uai.clone(),
         name: format!("{label} {patron} — {town}"),
-        kind: structure_kind,
-        contract: if g.rng.random_bool(0.15) { Contract::PriveSousContrat } else { Contract::Public },
-        academie: config.academie.clone(),
-        time_zone: "Europe/Paris".into(),
+        kind: Some(structure_kind),
+        contract: Some(if g.rng.random_bool(0.15) { Contract::PriveSousContrat } else { Contract::Public }),
+        academie: Some(config.academie.clone()),
+        time_zone: Some("Europe/Paris".into()),
         periods: Some(if kind == Kind::Lycee && g.rng.random_bool(0.5) {
             PeriodKind::Semestres
         } else {
@@ -302,9 +304,11 @@ pub(crate) fn generate(config: &DemoConfig, index: u32) -> Batch {
                 email: None,
                 affiliations: vec![PersonRef { structure: uai.clone(), profile: Profile::Eleve, functions: vec![] }],
                 adult,
+                disabled: false,
                 units,
                 teachings: vec![],
                 parents: parents.clone(),
+                kept_parents: vec![],
                 extra: Default::default(),
             });
         }
@@ -416,5 +420,8 @@ pub(crate) fn generate(config: &DemoConfig, index: u32) -> Batch {
         people: std::mem::take(&mut g.people),
         deleted_people: vec![],
         refused_people: vec![],
+        changes: vec![],
+        deleted_units: vec![],
+        states_units: true,
     }
 }

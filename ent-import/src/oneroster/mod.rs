@@ -154,14 +154,14 @@ impl Bundle {
                     for (line, key, reason) in &t.rejected {
                         reject(&mut rejected, file, *line, "row", key, reason.clone());
                     }
-                    tables.push((file, t));
+                    tables.push((file, t, delta));
                 }
                 Err(reason) => reject(&mut rejected, file, 1, "file", file, reason),
             }
         }
         let mut builder = map::Builder::new(&options.source, options.year, rejected);
-        for (file, t) in tables {
-            builder.table(file, t);
+        for (file, t, delta) in tables {
+            builder.table(file, t, delta);
         }
         builder.finish(!any_delta)
     }

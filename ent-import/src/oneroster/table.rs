@@ -2,8 +2,10 @@
 //! rejects the file, never guessed), its rows with their line, `status` and `dateLastModified` checked for
 //! bulk or delta.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
+use std::rc::Rc;
 
 use chrono::NaiveDate;
 
@@ -163,9 +165,55 @@ pub(crate) struct Table {
     pub(crate) rejected: Vec<(u64, String, String)>,
 }
 
+/// The input, noting the offset of each `\n` it hands to the CSV reader: the reader's own line count is one
+/// short when lines end with CRLF (it stands between `\r` and `\n` when a record ends), so lines are counted
+/// here from byte offsets, the same for CRLF and LF.
+struct Newlines<R> {
+    inner: R,
+    offset: u64,
+    newlines: Rc<RefCell<VecDeque<u64>>>,
+}
+
+impl<R: Read> Read for Newlines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut newlines = self.newlines.borrow_mut();
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                newlines.push_back(self.offset + i as u64);
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// The line of a byte offset, for offsets that only grow (records in order): only the newlines not yet
+/// passed are kept.
+struct LineCounter {
+    newlines: Rc<RefCell<VecDeque<u64>>>,
+    line: u64,
+}
+
+impl LineCounter {
+    /// The line (1 first) of the record starting at `byte`. A record starts after its line's `\r` and before
+    /// its `\n` with CRLF, after the `\n` with LF: a newline at the offset itself belongs to the line before.
+    fn at(&mut self, byte: u64) -> u64 {
+        let mut newlines = self.newlines.borrow_mut();
+        while newlines.front().is_some_and(|n| *n <= byte) {
+            newlines.pop_front();
+            self.line += 1;
+        }
+        self.line
+    }
+}
+
 /// Reads a file of the bundle. `Err` rejects the file as a whole.
 pub(crate) fn read(file: &str, input: impl Read, delta: bool) -> Result<Table, String> {
     let Some(spec) = columns(file) else { return Err(format!("`{file}` is not a OneRoster 1.2 file")) };
+    let newlines = Rc::new(RefCell::new(VecDeque::new()));
+    let input = Newlines { inner: input, offset: 0, newlines: Rc::clone(&newlines) };
+    let mut lines = LineCounter { newlines, line: 1 };
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(input);
     let headers = reader.headers().map_err(|e| format!("the header cannot be read: {e}"))?.clone();
     let mut index: Vec<Option<&'static str>> = Vec::new();
@@ -195,19 +243,18 @@ pub(crate) fn read(file: &str, input: impl Read, delta: bool) -> Result<Table, S
     let mut table = Table { rows: vec![], rejected: vec![] };
     let mut record = csv::StringRecord::new();
     loop {
-        let line = reader.position().line() + 2;
+        let line = lines.at(reader.position().byte());
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line() + 1);
+                let line = e.position().map_or(line, |p| lines.at(p.byte()));
                 let key = String::new();
                 table.rejected.push((line, key, format!("unreadable row: {e}")));
                 continue;
             }
         }
-        // The csv crate counts the header as line 0 here: lines of the file are one more.
-        let line = record.position().map_or(line, |p| p.line() + 1);
+        let line = record.position().map_or(line, |p| lines.at(p.byte()));
         let key = record.get(0).unwrap_or("").trim().to_owned();
         if record.len() != index.len() {
             table.rejected.push((line, key, format!("{} fields for {} columns", record.len(), index.len())));
@@ -263,6 +310,9 @@ mod tests {
     fn headers_are_checked_not_guessed() {
         let t = read("orgs.csv", "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\r\no1,,,A,school,0370884K,\r\no2,,,B,school,0370884K,\r\n".as_bytes(), false).unwrap();
         assert_eq!(t.rows.iter().map(|r| r.0.line).collect::<Vec<_>>(), [2, 3]);
+        // The same lines with LF ends, and a quoted field over two lines.
+        let t = read("orgs.csv", "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\no1,,,A,school,0370884K,\no2,,,\"B\nbis\",school,0370884K,\no3,,,C,school,0370884K,\n".as_bytes(), false).unwrap();
+        assert_eq!(t.rows.iter().map(|r| r.0.line).collect::<Vec<_>>(), [2, 3, 5]);
         let e = read("orgs.csv", "sourcedId,status,dateLastModified,nmae,type\n".as_bytes(), false).err().unwrap();
         assert_eq!(e, "unknown column `nmae` (did you mean `name`?)");
         let e = read("orgs.csv", "sourcedId,status,dateLastModified,type\n".as_bytes(), false).err().unwrap();
