@@ -358,7 +358,11 @@ pub(crate) async fn resolve(
             roles: Role::of_all(profiles.iter().copied()),
             disabled: matches!(user.state, AccountState::Disabled { .. }),
             via_group,
-            ..Default::default()
+            // Not `..Default::default()`: that would draw a new `UserId` (a UUID v7 from the system's
+            // random source) for each of 2,000 recipients, only to drop it.
+            units: Default::default(),
+            classes: Default::default(),
+            children_units: Default::default(),
         };
         let needs = rules::needs(sender, &recipient.roles, via_group);
         if needs.units {
