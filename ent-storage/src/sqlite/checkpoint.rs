@@ -64,6 +64,11 @@ impl std::fmt::Debug for Checkpointer {
 impl Checkpointer {
     /// Starts the thread on `conn`, a read-write connection of the store's file that nothing else uses.
     pub(crate) fn start(conn: Connection, pages: u32) -> Result<Checkpointer> {
+        // A connection's first look at the WAL index maps it and, finding no header of its own yet, takes
+        // the write lock for a moment to read it. Done here, while the store is being opened, rather
+        // than at the first wake-up, where it could make a writer's lock upgrade fail with a (retryable)
+        // conflict that no other writer caused. It also folds in what a previous run left in the log.
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).doing("checkpointing at open")?;
         let signal = Arc::new(Signal::default());
         let shared = signal.clone();
         let thread = std::thread::Builder::new()
