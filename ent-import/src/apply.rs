@@ -489,16 +489,10 @@ async fn resolve(
         }
     }
     let unit = async |tx: &mut dyn Transaction, r: &UnitRef| -> Result<Option<(Unit, StructureId)>> {
-        Ok(match r {
-            UnitRef::Class(k) => match ids.classes.get(k) {
-                Some((id, s)) => Some((Unit::Class(*id), *s)),
-                None => by_source::<Class>(tx, source, k).await?.map(|c| (Unit::Class(c.value.id), c.value.structure)),
-            },
-            UnitRef::Group(k) => match ids.groups.get(k) {
-                Some((id, s)) => Some((Unit::Group(*id), *s)),
-                None => by_source::<Group>(tx, source, k).await?.map(|g| (Unit::Group(g.value.id), g.value.structure)),
-            },
-        })
+        match r {
+            UnitRef::Class(k) => class_by_key(tx, source, k, ids).await,
+            UnitRef::Group(k) => group_by_key(tx, source, k, ids).await,
+        }
     };
     let mut units = Vec::new();
     for r in &p.units {
@@ -513,11 +507,7 @@ async fn resolve(
         let Some((u, s)) = unit(tx, &t.unit).await? else {
             return Ok(Err(format!("unknown {}", describe(&t.unit))));
         };
-        let subject = match ids.subjects.get(&t.subject) {
-            Some((id, _)) => Some(*id),
-            None => by_source::<Subject>(tx, source, &t.subject).await?.map(|s| s.value.id),
-        };
-        let Some(subject) = subject else {
+        let Some(subject) = subject_by_key(tx, source, &t.subject, ids).await? else {
             return Ok(Err(format!("unknown subject `{}`", t.subject)));
         };
         if !teachings.iter().any(|(x, _, y, _)| *x == u && *y == subject) {
@@ -1023,14 +1013,41 @@ async fn unit_by_key(
     key: &str,
     ids: &Ids,
 ) -> Result<Option<(Unit, StructureId)>> {
+    // The batch's units first, of both kinds, then the stored ones: a key the batch names wins.
     if let Some((id, s)) = ids.classes.get(key) {
         return Ok(Some((Unit::Class(*id), *s)));
     }
     if let Some((id, s)) = ids.groups.get(key) {
         return Ok(Some((Unit::Group(*id), *s)));
     }
-    if let Some(c) = by_source::<Class>(tx, source, key).await? {
-        return Ok(Some((Unit::Class(c.value.id), c.value.structure)));
+    match class_by_key(tx, source, key, ids).await? {
+        Some(found) => Ok(Some(found)),
+        None => group_by_key(tx, source, key, ids).await,
+    }
+}
+
+/// A class by key: of the batch, else imported earlier from the same source.
+async fn class_by_key(
+    tx: &mut dyn Transaction,
+    source: &str,
+    key: &str,
+    ids: &Ids,
+) -> Result<Option<(Unit, StructureId)>> {
+    if let Some((id, s)) = ids.classes.get(key) {
+        return Ok(Some((Unit::Class(*id), *s)));
+    }
+    Ok(by_source::<Class>(tx, source, key).await?.map(|c| (Unit::Class(c.value.id), c.value.structure)))
+}
+
+/// A group by key: of the batch, else imported earlier from the same source.
+async fn group_by_key(
+    tx: &mut dyn Transaction,
+    source: &str,
+    key: &str,
+    ids: &Ids,
+) -> Result<Option<(Unit, StructureId)>> {
+    if let Some((id, s)) = ids.groups.get(key) {
+        return Ok(Some((Unit::Group(*id), *s)));
     }
     Ok(by_source::<Group>(tx, source, key).await?.map(|g| (Unit::Group(g.value.id), g.value.structure)))
 }
