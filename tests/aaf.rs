@@ -339,3 +339,58 @@ async fn a_delta_changing_a_responsable_alone_updates_them() {
     let children = query::children_of(&mut *tx, after.id, Responsables::All).await.unwrap();
     assert!(!children.is_empty(), "the links stay");
 }
+
+/// `aaf::apply_feeds`, as `ent import aaf` runs it: the full feeds of different structures merged and
+/// applied as one, the delta after them, one report; the same directory as feed by feed.
+#[tokio::test]
+async fn feeds_applied_together_give_the_directory_of_feeds_applied_one_by_one() {
+    let dir = std::env::temp_dir().join(format!("ent-aaf-together-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let date = NaiveDate::from_ymd_opt(2026, 8, 28).unwrap();
+    for batch in Demo::new(DemoConfig::structures(2)).batches() {
+        write_batch(&batch, &dir, &WriteOptions::on(date)).unwrap();
+    }
+    for fixture in ["full", "delta"] {
+        for f in std::fs::read_dir(fixtures(fixture)).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, dir.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let feeds = Feed::in_dir(&dir).unwrap();
+    assert_eq!(feeds.iter().map(|f| f.full).collect::<Vec<_>>(), [true, true, true, false]);
+
+    let (one_by_one, clock) = setup().await;
+    let mut expected = Report::default();
+    for feed in &feeds {
+        expected.absorb(
+            feed.parse(&AafOptions::default())
+                .unwrap()
+                .apply(&one_by_one, &clock, &ApplyOptions::default())
+                .await
+                .unwrap(),
+        );
+    }
+    let (together, _) = setup().await;
+    let mut applied = Vec::new();
+    let report = aaf::apply_feeds(&together, &clock, &feeds, &AafOptions::default(), &ApplyOptions::default(), |f| {
+        applied.push(f.clone())
+    })
+    .await
+    .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(applied, feeds, "each feed reported once, in order");
+    assert_eq!(
+        (report.created, report.moved, report.deactivated, report.codes.len()),
+        (expected.created, expected.moved, expected.deactivated, expected.codes.len())
+    );
+    // The teacher the two demo structures share is created with both profiles, not created then updated.
+    assert!(report.updated < expected.updated, "{} {}", report.updated, expected.updated);
+    let where_rejected = |r: &Report| {
+        let mut v: Vec<String> = r.rejected.iter().map(|r| r.to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(where_rejected(&report), where_rejected(&expected), "rejections keep their file and line");
+    assert_eq!(snapshot(&together).await, snapshot(&one_by_one).await);
+}

@@ -466,3 +466,127 @@ async fn incremental_changes_add_and_remove_one_thing_and_leave_the_rest() {
     assert_eq!((again.created, again.updated, again.moved, again.deactivated), (0, 0, 0, 0), "{again:?}");
     assert_eq!(dump(&store).await, before, "not a single record version moved");
 }
+
+/// The directory in words, without ids (two stores give their records other ids): each user by login
+/// with their names, state, profiles (by UAI), classes and groups (by name), responsables (by login) and
+/// teaching assignments (by unit name and subject code).
+async fn directory_in_words(store: &MemoryStore) -> Vec<String> {
+    use std::collections::HashMap;
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    async fn all<T: Record + serde::de::DeserializeOwned>(tx: &mut dyn storage::Transaction) -> Vec<T> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (page, next) =
+                tx.scan_records::<T>(&Scan::primary(T::COLLECTION).limit(1000).after(cursor)).await.unwrap();
+            out.extend(page.into_iter().map(|v| v.value));
+            match next {
+                Some(n) => cursor = Some(n),
+                None => return out,
+            }
+        }
+    }
+    let structures: HashMap<_, _> =
+        all::<Structure>(&mut *tx).await.into_iter().map(|s| (s.id, s.uai.map(|u| u.to_string()))).collect();
+    let users: HashMap<_, _> = all::<User>(&mut *tx).await.into_iter().map(|u| (u.id, u)).collect();
+    let mut units: HashMap<uuid::Uuid, String> =
+        all::<Class>(&mut *tx).await.into_iter().map(|c| (c.id.0, format!("class {}", c.name))).collect();
+    units.extend(all::<Group>(&mut *tx).await.into_iter().map(|g| (g.id.0, format!("group {}", g.name))));
+    let subjects: HashMap<_, _> = all::<Subject>(&mut *tx).await.into_iter().map(|s| (s.id, s.code)).collect();
+    let login = |id: &ent::core::id::UserId| users[id].login.clone();
+    let mut out: Vec<String> = users
+        .values()
+        .map(|u| {
+            let profiles: Vec<String> = u
+                .affiliations
+                .iter()
+                .map(|a| format!("{:?} {:?} {:?}", structures[&a.structure], a.profile, a.functions))
+                .collect();
+            format!("{} {} {} {:?} {:?} {profiles:?}", u.login, u.given_name, u.family_name, u.state, u.sources)
+        })
+        .collect();
+    out.extend(
+        all::<Membership>(&mut *tx).await.iter().map(|m| format!("{} in {}", login(&m.user), units[&m.unit.uuid()])),
+    );
+    out.extend(all::<ParentLink>(&mut *tx).await.iter().map(|l| {
+        format!("{} child of {} {} {} {}", login(&l.child), login(&l.parent), l.legal, l.authority, l.priority)
+    }));
+    out.extend(all::<Teaching>(&mut *tx).await.iter().map(|t| {
+        format!("{} teaches {} {} {}", login(&t.teacher), subjects[&t.subject], units[&t.unit.uuid()], t.principal)
+    }));
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn merged_batches_give_the_directory_their_separate_applies_give() {
+    use ent::import::demo::{Demo, DemoConfig};
+    // Two collèges share a teacher: one person in both batches.
+    let demo = Demo::new(DemoConfig { colleges: 2, ..DemoConfig::college() });
+    let (separate, clock) = setup().await;
+    for batch in demo.batches() {
+        let report = apply(&separate, &clock, &batch, &ApplyOptions::default()).await.unwrap();
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    }
+    let mut merged_batch = demo.batch(0);
+    merged_batch.merge(demo.batch(1)).unwrap();
+    assert_eq!(merged_batch.structures.len(), 2);
+    let shared: Vec<&PersonIn> = merged_batch.people.iter().filter(|p| p.affiliations.len() == 2).collect();
+    assert!(!shared.is_empty(), "the shared teacher is one person with both profiles");
+
+    let (merged, _) = setup().await;
+    let report = apply(&merged, &clock, &merged_batch, &ApplyOptions::default()).await.unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert_eq!(directory_in_words(&merged).await, directory_in_words(&separate).await);
+
+    // The merged batch again changes nothing, and neither do the separate ones on the merged directory.
+    let before = dump(&merged).await;
+    apply(&merged, &clock, &merged_batch, &ApplyOptions::default()).await.unwrap();
+    for batch in demo.batches() {
+        apply(&merged, &clock, &batch, &ApplyOptions::default()).await.unwrap();
+    }
+    assert_eq!(dump(&merged).await, before);
+}
+
+#[tokio::test]
+async fn batches_that_cannot_be_one_are_not_merged() {
+    let mut full = feed();
+    let mut delta = Batch { mode: Mode::Delta, ..feed() };
+    assert!(full.merge(delta.clone()).unwrap_err().contains("delta"));
+    assert!(delta.merge(Batch { source: "other".into(), mode: Mode::Delta, ..feed() }).is_err());
+    assert!(delta.merge(Batch { year: SchoolYear(2027), mode: Mode::Delta, ..feed() }).is_err());
+    assert_eq!(full, feed(), "a refused merge leaves the batch as it was");
+}
+
+#[tokio::test]
+async fn namesakes_are_numbered_from_a_counter_that_catches_up_and_never_gives_a_number_twice() {
+    let (store, clock) = setup().await;
+    apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    assert_eq!(user_by_source(&store, "e-3").await.login, "lucas.martin2");
+    // A directory filled before the counter existed: it says no number was given.
+    let mut tx = store.begin(TxMode::ReadWrite).await.unwrap();
+    let key: Tuple = ("lucas.martin",).into();
+    let given = tx.counter_get(records::LOGIN_NUMBERS, &key).await.unwrap();
+    assert_eq!(given, 2);
+    tx.counter_add(records::LOGIN_NUMBERS, &key, -given).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let newcomer =
+        |key: &str| Batch { mode: Mode::Delta, people: vec![pupil(key, "Lucas", "Martin", "c-3a")], ..feed() };
+    apply(&store, &clock, &newcomer("e-90"), &ApplyOptions::default()).await.unwrap();
+    assert_eq!(user_by_source(&store, "e-90").await.login, "lucas.martin3", "the taken numbers are skipped");
+    // The account numbered 3 leaves: its number is not given again.
+    let gone = Batch { mode: Mode::Delta, people: vec![], deleted_people: vec!["e-90".into()], ..feed() };
+    apply(&store, &clock, &gone, &ApplyOptions::default()).await.unwrap();
+    apply(&store, &clock, &newcomer("e-91"), &ApplyOptions::default()).await.unwrap();
+    assert_eq!(user_by_source(&store, "e-91").await.login, "lucas.martin4");
+    // Two namesakes in one batch.
+    let two = Batch {
+        mode: Mode::Delta,
+        people: vec![pupil("e-92", "Lucas", "Martin", "c-3a"), pupil("e-93", "Lùcas", "Mârtin", "c-3a")],
+        ..feed()
+    };
+    apply(&store, &clock, &two, &ApplyOptions::default()).await.unwrap();
+    assert_eq!(user_by_source(&store, "e-92").await.login, "lucas.martin5");
+    assert_eq!(user_by_source(&store, "e-93").await.login, "lucas.martin6");
+}

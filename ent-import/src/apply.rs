@@ -29,7 +29,7 @@ use ent_core::{Error, Result};
 use futures::future::BoxFuture;
 
 use crate::feed::{Batch, Change, ChangeIn, Mode, PersonIn, PersonRef, UnitRef};
-use crate::login::{base_login, first_free};
+use crate::login::base_login;
 use crate::report::{Held, IssuedCode, Rejection, Report};
 
 /// The time zone of a structure whose feed does not give one.
@@ -216,10 +216,15 @@ impl Writes {
         self.ops.push(rights::version::bump_user_op(user));
     }
 
-    /// Sends the gathered writes.
-    async fn send(self, tx: &mut dyn Transaction) -> Result<()> {
-        if !self.ops.is_empty() {
-            tx.write_batch(self.ops).await?;
+    /// Sends the gathered writes, in batches of at most `max_ops` (the store's [`Limits::max_batch_ops`]).
+    ///
+    /// [`Limits::max_batch_ops`]: ent_core::storage::Limits::max_batch_ops
+    async fn send(self, tx: &mut dyn Transaction, max_ops: usize) -> Result<()> {
+        let mut ops = self.ops;
+        while !ops.is_empty() {
+            let rest = ops.split_off(ops.len().min(max_ops.max(1)));
+            tx.write_batch(ops).await?;
+            ops = rest;
         }
         Ok(())
     }
@@ -541,6 +546,7 @@ async fn apply_people(
     ids: &mut Ids,
     report: &mut Report,
 ) -> Result<HashSet<String>> {
+    let max_ops = store.limits().max_batch_ops;
     let mut seen = HashSet::new();
     let mut valid = Vec::new();
     for p in &batch.people {
@@ -578,7 +584,7 @@ async fn apply_people(
                     let added = added.get(p.key.as_str()).map_or(&[][..], Vec::as_slice);
                     out.push(apply_person(tx, &mut writes, batch, p, added, now, options, ids_ref).await?);
                 }
-                writes.send(tx).await?;
+                writes.send(tx, max_ops).await?;
                 Ok(out)
             })
         })
@@ -646,20 +652,7 @@ async fn apply_person(
     let (user, outcome, code) = match old {
         None => {
             let base = base_login(&p.given_name, &p.family_name);
-            let scan = Scan::index(User::COLLECTION, "by_login").starting_with(base.as_str()).limit(10_000).keys_only();
-            let mut taken: Vec<String> = tx
-                .scan(&scan)
-                .await?
-                .entries
-                .into_iter()
-                .filter_map(|e| match e.key.elements().first() {
-                    Some(ent_core::storage::Element::Str(s)) => Some(s.clone()),
-                    _ => None,
-                })
-                .collect();
-            // Namesakes created earlier in this chunk are not written yet.
-            taken.extend(writes.logins.range(base.clone()..).take_while(|l| l.starts_with(base.as_str())).cloned());
-            let login = first_free(&base, &taken);
+            let login = crate::login::allocate(tx, &base, &writes.logins).await?;
             writes.logins.insert(login.clone());
             let user = User {
                 id: UserId::new(),
@@ -758,8 +751,8 @@ async fn sync_memberships(
             tx.scan_records::<Membership>(&scan).await?.0
         }
     };
-    let mut named: HashSet<StructureId> = r.affiliations.iter().map(|a| a.structure).collect();
-    named.extend(covered);
+    // The structures the batch speaks for, for this person: theirs in the batch, and those it covers.
+    let named = |s: &StructureId| r.affiliations.iter().any(|a| a.structure == *s) || covered.contains(s);
     let wanted: Vec<Membership> = r
         .units
         .iter()
@@ -774,7 +767,7 @@ async fn sync_memberships(
     let mut changed = false;
     let mut left_class = false;
     for m in &current {
-        if !named.contains(&m.value.structure) {
+        if !named(&m.value.structure) {
             continue;
         }
         match wanted.iter().find(|w| w.unit == m.value.unit) {
@@ -820,8 +813,8 @@ async fn sync_teachings(
             tx.scan_records::<Teaching>(&scan).await?.0
         }
     };
-    let mut named: HashSet<StructureId> = r.affiliations.iter().map(|a| a.structure).collect();
-    named.extend(covered);
+    // The structures the batch speaks for, for this person: theirs in the batch, and those it covers.
+    let named = |s: &StructureId| r.affiliations.iter().any(|a| a.structure == *s) || covered.contains(s);
     let wanted: Vec<Teaching> = r
         .teachings
         .iter()
@@ -836,7 +829,7 @@ async fn sync_teachings(
         .collect();
     let mut changed = false;
     for t in &current {
-        if !named.contains(&t.value.structure) {
+        if !named(&t.value.structure) {
             continue;
         }
         match wanted.iter().find(|w| w.unit == t.value.unit && w.subject == t.value.subject) {
@@ -869,6 +862,7 @@ async fn apply_links(
     ids: &mut Ids,
     report: &mut Report,
 ) -> Result<()> {
+    let max_ops = store.limits().max_batch_ops;
     let pupils: Vec<&PersonIn> = batch.people.iter().filter(|p| accepted.contains(&p.key)).collect();
     for part in pupils.chunks(chunk) {
         let ids_ref = &*ids;
@@ -954,7 +948,7 @@ async fn apply_links(
                     }
                     out.push((p.key.clone(), changed, problems));
                 }
-                writes.send(tx).await?;
+                writes.send(tx, max_ops).await?;
                 Ok(out)
             })
         })
@@ -1174,6 +1168,7 @@ async fn apply_changes(
     ids: &mut Ids,
     report: &mut Report,
 ) -> Result<()> {
+    let max_ops = store.limits().max_batch_ops;
     let mut order: Vec<&str> = Vec::new();
     let mut by_person: HashMap<&str, Vec<&ChangeIn>> = HashMap::new();
     for c in &batch.changes {
@@ -1194,7 +1189,7 @@ async fn apply_changes(
                 for (person, changes) in part {
                     out.push(change_person(tx, &mut writes, batch, person, changes, now, options, ids_ref).await?);
                 }
-                writes.send(tx).await?;
+                writes.send(tx, max_ops).await?;
                 Ok(out)
             })
         })
@@ -1376,6 +1371,7 @@ async fn apply_deleted_units(
     ids: &Ids,
     report: &mut Report,
 ) -> Result<()> {
+    let max_ops = store.limits().max_batch_ops;
     for key in &batch.deleted_units {
         let done = write(store, dry_run, |tx| {
             Box::pin(async move {
@@ -1428,7 +1424,7 @@ async fn apply_deleted_units(
                 for u in users {
                     writes.bump_user(u);
                 }
-                writes.send(tx).await?;
+                writes.send(tx, max_ops).await?;
                 Ok(Some(emptied))
             })
         })

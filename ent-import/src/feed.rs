@@ -62,6 +62,69 @@ fn stated() -> bool {
     true
 }
 
+impl Batch {
+    /// Whether [`Batch::merge`] would take `other`, and why not.
+    pub fn mergeable(&self, other: &Batch) -> Result<(), String> {
+        if other.source != self.source || other.year != self.year || other.states_units != self.states_units {
+            return Err(format!(
+                "batches of different sources, years or kinds (`{}` {} and `{}` {})",
+                self.source, self.year.0, other.source, other.year.0
+            ));
+        }
+        match (&self.mode, &other.mode) {
+            (Mode::Full { .. }, Mode::Full { .. }) | (Mode::Delta, Mode::Delta) => Ok(()),
+            _ => Err("a full batch and a delta cannot be merged".into()),
+        }
+    }
+
+    /// Adds `other`, a batch of the same source, year and kind (both full, or both deltas), to this one, so
+    /// that both are applied as one: fewer, larger transactions (loading an académie structure by structure
+    /// writes each page of the académie-wide indexes once per structure). A person in both (a teacher
+    /// shared by two structures) becomes one person with the affiliations, memberships, assignments and
+    /// links of both. Refused, with `other` left out, when the two cannot be one batch.
+    pub fn merge(&mut self, other: Batch) -> Result<(), String> {
+        self.mergeable(&other)?;
+        if let (Mode::Full { structures }, Mode::Full { structures: more }) = (&mut self.mode, other.mode) {
+            for s in more {
+                if !structures.contains(&s) {
+                    structures.push(s);
+                }
+            }
+        }
+        fn extend_by_key<T>(into: &mut Vec<T>, more: Vec<T>, key: impl Fn(&T) -> &str) {
+            let known: std::collections::HashSet<String> = into.iter().map(|x| key(x).to_owned()).collect();
+            into.extend(more.into_iter().filter(|x| !known.contains(key(x))));
+        }
+        extend_by_key(&mut self.structures, other.structures, |s| &s.key);
+        extend_by_key(&mut self.subjects, other.subjects, |s| &s.key);
+        extend_by_key(&mut self.classes, other.classes, |c| &c.key);
+        extend_by_key(&mut self.groups, other.groups, |g| &g.key);
+        // Indexed by `other`'s keys: the smaller side when batches are merged one after the other.
+        let mut theirs: Vec<Option<PersonIn>> = other.people.into_iter().map(Some).collect();
+        let at: std::collections::HashMap<String, usize> =
+            theirs.iter().enumerate().filter_map(|(i, p)| Some((p.as_ref()?.key.clone(), i))).collect();
+        for p in &mut self.people {
+            if let Some(same) = at.get(&p.key).and_then(|&i| theirs[i].take()) {
+                p.absorb(same);
+            }
+        }
+        self.people.extend(theirs.into_iter().flatten());
+        for list in [
+            (&mut self.deleted_people, other.deleted_people),
+            (&mut self.refused_people, other.refused_people),
+            (&mut self.deleted_units, other.deleted_units),
+        ] {
+            for k in list.1 {
+                if !list.0.contains(&k) {
+                    list.0.push(k);
+                }
+            }
+        }
+        self.changes.extend(other.changes);
+        Ok(())
+    }
+}
+
 /// Whether the batch is the whole truth about its structures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -235,6 +298,35 @@ pub struct PersonIn {
     /// attributes such as `ENTEleveRegime`, OneRoster columns such as `sms`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Vec<String>>,
+}
+
+impl PersonIn {
+    /// Takes in what another batch says of the same person (see [`Batch::merge`]): its profiles,
+    /// memberships, assignments and links are added to these; the names, birth date and e-mail of the
+    /// first batch stay (both come from one source, which gives them once per person).
+    fn absorb(&mut self, other: PersonIn) {
+        fn union<T: PartialEq>(into: &mut Vec<T>, more: Vec<T>) {
+            for x in more {
+                if !into.contains(&x) {
+                    into.push(x);
+                }
+            }
+        }
+        union(&mut self.affiliations, other.affiliations);
+        union(&mut self.units, other.units);
+        union(&mut self.teachings, other.teachings);
+        union(&mut self.parents, other.parents);
+        union(&mut self.kept_parents, other.kept_parents);
+        self.adult |= other.adult;
+        self.disabled &= other.disabled;
+        self.birth_date = self.birth_date.or(other.birth_date);
+        if self.email.is_none() {
+            self.email = other.email;
+        }
+        for (k, v) in other.extra {
+            self.extra.entry(k).or_insert(v);
+        }
+    }
 }
 
 /// One change to a person that leaves the rest of what they hold as it is (see [`Batch::changes`]).

@@ -29,6 +29,18 @@ impl Parsed {
         Ok(report)
     }
 
+    /// Adds `other`, read from the same source, to this feed (see [`Batch::merge`]): the two are then
+    /// applied as one batch, in fewer and larger transactions. Refused, with `other` left out, when the two
+    /// cannot be one batch (different sources or years, a full feed and a delta).
+    pub fn merge(&mut self, other: Parsed) -> std::result::Result<(), String> {
+        self.batch.merge(other.batch)?;
+        self.rejected.extend(other.rejected);
+        for (k, v) in other.locations {
+            self.locations.entry(k).or_insert(v);
+        }
+        Ok(())
+    }
+
     /// Adds the reader's rejections to a report of the batch's apply, and the location of the records the
     /// apply rejected.
     pub fn locate(&self, report: &mut Report) {

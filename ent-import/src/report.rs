@@ -25,6 +25,20 @@ pub struct Report {
     pub codes: Vec<IssuedCode>,
 }
 
+impl Report {
+    /// Adds the report of a later apply to this one (an import of several feeds reports once).
+    pub fn absorb(&mut self, other: Report) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.moved += other.moved;
+        self.deactivated += other.deactivated;
+        self.unchanged += other.unchanged;
+        self.rejected.extend(other.rejected);
+        self.held.extend(other.held);
+        self.codes.extend(other.codes);
+    }
+}
+
 /// A refused record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejection {

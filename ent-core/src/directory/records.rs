@@ -552,9 +552,16 @@ impl Record for Period {
     }
 }
 
+/// Counters of the logins given per base login (`prenom.nom`), keyed `(base,)`: the highest collision
+/// number given (the base alone counts as 1). The import numbers a namesake from it with two point reads,
+/// where listing every login that starts with the base cost one key per namesake (hundreds for a common
+/// name in an académie). A number once given is not given again, even after its account is deleted.
+pub const LOGIN_NUMBERS: &str = "ent.login_numbers";
+
 /// The declarations of every directory collection.
 pub fn collections() -> Vec<CollectionDef> {
     vec![
+        CollectionDef::new(LOGIN_NUMBERS, [KeyKind::Str]),
         Structure::collection(),
         Class::collection(),
         Group::collection(),

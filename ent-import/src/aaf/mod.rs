@@ -57,6 +57,71 @@ impl Default for AafOptions {
     }
 }
 
+/// People per applied batch when [`apply_feeds`] merges full feeds (see [`crate::Batch::merge`]).
+pub const MERGED_PEOPLE: usize = 100_000;
+
+/// Reads and applies feeds in their order (the order of [`Feed::in_dir`]: oldest first), and reports once.
+///
+/// Consecutive full feeds of different emitters are merged up to [`MERGED_PEOPLE`] people and applied as
+/// one batch, in transactions of [`ApplyOptions::chunk`] people: loaded structure by structure, an
+/// académie's indexes of logins, source keys and names were written about once per structure. A delta is
+/// applied alone, after everything before it. The next feed is read on another thread while the current
+/// one is applied. `applied` is called with each feed once it is applied.
+///
+/// Fails on the first error of a feed's reading (an unknown school year) or of the store; what was applied
+/// before stays.
+pub async fn apply_feeds(
+    store: &dyn ent_core::storage::Store,
+    clock: &dyn ent_core::clock::Clock,
+    feeds: &[Feed],
+    read: &AafOptions,
+    options: &crate::ApplyOptions,
+    mut applied: impl FnMut(&Feed),
+) -> Result<crate::Report> {
+    let start = |feed: &Feed| {
+        let (feed, read) = (feed.clone(), read.clone());
+        let (tx, rx) = futures::channel::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(feed.parse(&read));
+        });
+        rx
+    };
+    let mut total = crate::Report::default();
+    let mut next = feeds.first().map(start);
+    // Full feeds waiting to be applied as one, with their indexes in `feeds`.
+    let mut pending: Option<(Parsed, Vec<usize>)> = None;
+    for (i, feed) in feeds.iter().enumerate() {
+        let Some(reading) = next.take() else { break };
+        let parsed = reading.await.map_err(|_| Error::invalid("aaf", "the thread reading a feed stopped"))??;
+        next = feeds.get(i + 1).map(start);
+        if let Some((group, members)) = &mut pending
+            && feed.full
+            && members.iter().all(|&m| feeds[m].emitter != feed.emitter)
+            && group.batch.people.len() + parsed.batch.people.len() <= MERGED_PEOPLE
+            && group.batch.mergeable(&parsed.batch).is_ok()
+        {
+            group.merge(parsed).map_err(|e| Error::invalid("aaf", e))?;
+            members.push(i);
+            continue;
+        }
+        if let Some((group, members)) = pending.take() {
+            total.absorb(group.apply(store, clock, options).await?);
+            members.iter().for_each(|&m| applied(&feeds[m]));
+        }
+        if feed.full {
+            pending = Some((parsed, vec![i]));
+        } else {
+            total.absorb(parsed.apply(store, clock, options).await?);
+            applied(feed);
+        }
+    }
+    if let Some((group, members)) = pending {
+        total.absorb(group.apply(store, clock, options).await?);
+        members.iter().for_each(|&m| applied(&feeds[m]));
+    }
+    Ok(total)
+}
+
 impl Feed {
     /// A feed of the given files, read in the given order (structures and nomenclatures first).
     pub fn of_files(files: Vec<std::path::PathBuf>, full: bool) -> Feed {

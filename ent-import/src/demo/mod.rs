@@ -93,6 +93,24 @@ impl Demo {
         (0..self.config.total()).map(move |i| school::generate(&self.config, i))
     }
 
+    /// The batches of [`Demo::batches`] merged up to `max_people` people each (see [`Batch::merge`]): the
+    /// same population, applied in fewer and larger transactions.
+    pub fn merged_batches(&self, max_people: usize) -> impl Iterator<Item = Batch> + '_ {
+        let mut batches = self.batches().peekable();
+        std::iter::from_fn(move || {
+            let mut group = batches.next()?;
+            while let Some(next) = batches.peek() {
+                if group.people.len() + next.people.len() > max_people || group.mergeable(next).is_err() {
+                    break;
+                }
+                let next = batches.next()?;
+                // Checked just above: the demo's batches share their source, year and kind.
+                group.merge(next).ok()?;
+            }
+            Some(group)
+        })
+    }
+
     /// The batch of structure `index` alone.
     pub fn batch(&self, index: u32) -> Batch {
         school::generate(&self.config, index)
