@@ -17,6 +17,7 @@ fn options(args: &ImportArgs) -> ApplyOptions {
     ApplyOptions {
         dry_run: args.dry_run,
         confirm_mass_deactivation: args.confirm_mass_deactivation,
+        chunk: args.chunk as usize,
         ..Default::default()
     }
 }
@@ -73,13 +74,12 @@ pub(crate) async fn aaf(ent: &Ent, paths: &[PathBuf], year: Option<i32>, args: &
     }
     let options = AafOptions { year: year.map(SchoolYear), ..Default::default() };
     let bar = progress(feeds.len() as u64, args.json);
-    let mut total = Report::default();
-    for feed in &feeds {
-        bar.set_message(format!("{} {}", if feed.full { "full" } else { "delta" }, feed.emitter));
-        let parsed = feed.parse(&options)?;
-        summary::add(&mut total, apply_parsed(ent, &parsed, args).await?);
-        bar.inc(1);
-    }
+    let total =
+        ent::import::aaf::apply_feeds(&**ent.store(), &**ent.clock(), &feeds, &options, &self::options(args), |feed| {
+            bar.set_message(format!("{} {}", if feed.full { "full" } else { "delta" }, feed.emitter));
+            bar.inc(1);
+        })
+        .await?;
     bar.finish_and_clear();
     drop(scratch);
     finish(&total, args)
@@ -145,11 +145,10 @@ pub(crate) async fn demo(ent: &Ent, args: &DemoArgs) -> ent::Result<Outcome> {
     let demo = Demo::new(config);
     let bar = progress(u64::from(demo.config().total()), args.common.json);
     let mut total = Report::default();
-    for batch in demo.batches() {
-        bar.set_message(batch.structures[0].name.clone());
+    for batch in demo.merged_batches(ent::import::aaf::MERGED_PEOPLE) {
         let report = ent::import::apply(&**ent.store(), &**ent.clock(), &batch, &options(&args.common)).await?;
-        summary::add(&mut total, report);
-        bar.inc(1);
+        total.absorb(report);
+        bar.inc(batch.structures.len() as u64);
     }
     bar.finish_and_clear();
     finish(&total, &args.common)

@@ -20,18 +20,6 @@ impl Outcome {
     }
 }
 
-/// Adds a report into a running total.
-pub(crate) fn add(total: &mut Report, r: Report) {
-    total.created += r.created;
-    total.updated += r.updated;
-    total.moved += r.moved;
-    total.deactivated += r.deactivated;
-    total.unchanged += r.unchanged;
-    total.rejected.extend(r.rejected);
-    total.held.extend(r.held);
-    total.codes.extend(r.codes);
-}
-
 /// Prints a report on standard output.
 pub(crate) fn print(report: &Report, json: bool, dry_run: bool) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
