@@ -394,3 +394,23 @@ async fn feeds_applied_together_give_the_directory_of_feeds_applied_one_by_one()
     assert_eq!(where_rejected(&report), where_rejected(&expected), "rejections keep their file and line");
     assert_eq!(snapshot(&together).await, snapshot(&one_by_one).await);
 }
+
+/// A feed that cannot be read stops `apply_feeds` with its error, after the feeds before it are applied
+/// (even those waiting to be merged with it).
+#[tokio::test]
+async fn a_feed_that_cannot_be_read_stops_the_import_after_the_feeds_before_it() {
+    let (store, clock) = setup().await;
+    let mut undated: Vec<PathBuf> = std::fs::read_dir(fixtures("full")).unwrap().map(|f| f.unwrap().path()).collect();
+    undated.sort();
+    // No date in its names and no year given: the school year of its memberships is unknown.
+    let feeds = vec![feed("full"), Feed::of_files(undated, true)];
+    let mut applied = Vec::new();
+    let error = aaf::apply_feeds(&store, &clock, &feeds, &AafOptions::default(), &ApplyOptions::default(), |f| {
+        applied.push(f.clone())
+    })
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("year"), "{error}");
+    assert_eq!(applied, feeds[..1]);
+    assert_eq!(user(&store, "aaf", "1002").await.given_name, "Emma");
+}

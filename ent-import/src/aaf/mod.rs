@@ -68,8 +68,8 @@ pub const MERGED_PEOPLE: usize = 100_000;
 /// applied alone, after everything before it. The next feed is read on another thread while the current
 /// one is applied. `applied` is called with each feed once it is applied.
 ///
-/// Fails on the first error of a feed's reading (an unknown school year) or of the store; what was applied
-/// before stays.
+/// Fails on the first error of a feed's reading (an unknown school year) or of the store; the feeds before
+/// a feed that cannot be read are applied first, and what was applied stays.
 pub async fn apply_feeds(
     store: &dyn ent_core::storage::Store,
     clock: &dyn ent_core::clock::Clock,
@@ -92,7 +92,22 @@ pub async fn apply_feeds(
     let mut pending: Option<(Parsed, Vec<usize>)> = None;
     for (i, feed) in feeds.iter().enumerate() {
         let Some(reading) = next.take() else { break };
-        let parsed = reading.await.map_err(|_| Error::invalid("aaf", "the thread reading a feed stopped"))??;
+        let read_result = match reading.await {
+            Ok(Ok(parsed)) => Ok(parsed),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::invalid("aaf", "the thread reading a feed stopped")),
+        };
+        let parsed = match read_result {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                // What was read before the failing feed is applied, as if the feeds had gone one by one.
+                if let Some((group, members)) = pending.take() {
+                    total.absorb(group.apply(store, clock, options).await?);
+                    members.iter().for_each(|&m| applied(&feeds[m]));
+                }
+                return Err(e);
+            }
+        };
         next = feeds.get(i + 1).map(start);
         if let Some((group, members)) = &mut pending
             && feed.full
