@@ -1,6 +1,7 @@
 //! `write_batch`: every outcome, all or nothing, ordering within the batch, the batch limit.
 
 use super::prelude::*;
+use crate::testkit::Failure;
 
 fn ins(r: NewRecord) -> WriteOp {
     WriteOp::Insert { collection: ITEMS.into(), record: r }
@@ -199,5 +200,43 @@ pub(crate) async fn errors_are_typed(s: Arc<dyn Store>) -> Outcome {
     let e = fails_cleanly(&*s, op(|tx| Box::pin(async move { tx.write_batch(vec![upd(1, item("ghost", 1))]).await })))
         .await?;
     ensure!(matches!(e, Error::NotFound { .. }), "NotFound: {e:?}");
+    Ok(())
+}
+
+/// A batch that fails as its transaction's first write (an adapter may undo it by undoing the whole
+/// transaction rather than a savepoint) leaves the transaction usable: before any read, and after reads,
+/// which still see what they saw.
+pub(crate) async fn failed_first_write_leaves_the_transaction_usable(s: Arc<dyn Store>) -> Outcome {
+    setup(&*s).await?;
+    seed(&*s, ITEMS, vec![item("a", 1).with_entry("by_code", ("A",))]).await?;
+    let failing = || vec![ins(item("b", 1)), add("c", 1), ins(item("z", 1).with_entry("by_code", ("A",)))];
+
+    // Nothing read or written before.
+    let mut tx = s.begin(TxMode::ReadWrite).await?;
+    let e = tx.write_batch(failing()).await.err().ok_or_else(|| Failure::new("the batch should have failed"))?;
+    ensure!(matches!(e, Error::Duplicate { .. }), "Duplicate: {e:?}");
+    ensure!(tx.get(ITEMS, &t("b")).await?.is_none(), "the failed batch's insert is gone");
+    ensure_eq!(tx.counter_get(ITEMS, &t("c")).await?, 0, "the failed batch's increment is gone");
+    tx.insert(ITEMS, item("d", 1)).await?;
+    tx.commit().await?;
+
+    // After reads.
+    let mut tx = s.begin(TxMode::ReadWrite).await?;
+    let a = tx.get(ITEMS, &t("a")).await?.ok_or_else(|| Failure::new("a is there"))?;
+    let e = tx.write_batch(failing()).await.err().ok_or_else(|| Failure::new("the batch should have failed"))?;
+    ensure!(matches!(e, Error::Duplicate { .. }), "Duplicate: {e:?}");
+    ensure_eq!(tx.get(ITEMS, &t("a")).await?.map(|r| r.version), Some(a.version), "the read is the same");
+    ensure_eq!(
+        ids(&mut *tx, &Scan::primary(ITEMS)).await?,
+        ts(&["a", "d"]),
+        "the transaction sees what it saw before the batch"
+    );
+    tx.write_batch(vec![upd(a.version, item("a", 2)), ins(item("e", 1))]).await?;
+    tx.commit().await?;
+
+    let mut tx = s.begin(TxMode::ReadOnly).await?;
+    ensure_eq!(ids(&mut *tx, &Scan::primary(ITEMS)).await?, ts(&["a", "d", "e"]), "only the later writes");
+    ensure_eq!(tx.counter_get(ITEMS, &t("c")).await?, 0, "no increment of the failed batches");
+    ensure_eq!(tx.get(ITEMS, &t("a")).await?.map(|r| r.version), Some(2), "a updated once");
     Ok(())
 }
