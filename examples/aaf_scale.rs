@@ -58,8 +58,9 @@ async fn main() -> ent::Result<()> {
         t.elapsed().as_secs_f64()
     );
 
-    // As `ent import`: a page cache of 1 GiB, transactions of 20,000 people.
-    let sqlite = SqliteOptions { cache_kib: 1 << 20, ..SqliteOptions::default() };
+    // As `ent import`: a page cache of 1 GiB, a checkpoint every 250,000 WAL pages, transactions of 20,000
+    // people.
+    let sqlite = SqliteOptions { cache_kib: 1 << 20, checkpoint_pages: 250_000, ..SqliteOptions::default() };
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(work.join("ent.db"), sqlite)?);
     let ent = Ent::builder(store.clone()).build().await?;
     let feeds = Feed::in_dir(&feed_dir).map_err(io)?;

@@ -5,7 +5,7 @@
 //!
 //! It loads as `ent demo` does: structures merged up to 100,000 people per applied batch
 //! (`ENT_SCALE_MERGE_PEOPLE` changes it; 1 applies each structure alone), transactions of CHUNK people
-//! (20,000), a page cache of 1 GiB. The SQLite settings can be varied from the environment:
+//! (20,000), a page cache of 1 GiB, a checkpoint every 250,000 WAL pages. The SQLite settings can be varied from the environment:
 //! `ENT_SCALE_CACHE_KIB` (page cache per connection), `ENT_SCALE_CHECKPOINT_PAGES` and
 //! `ENT_SCALE_MMAP_BYTES` (see `SqliteOptions`).
 
@@ -40,7 +40,7 @@ async fn main() -> ent::Result<()> {
         }
     }
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-    let mut sqlite = SqliteOptions { cache_kib: 1 << 20, ..SqliteOptions::default() };
+    let mut sqlite = SqliteOptions { cache_kib: 1 << 20, checkpoint_pages: 250_000, ..SqliteOptions::default() };
     if let Some(kib) = env("ENT_SCALE_CACHE_KIB") {
         sqlite.cache_kib = kib as i64;
     }

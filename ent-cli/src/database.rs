@@ -56,6 +56,12 @@ fn import_cache_kib(chunk: u32) -> i64 {
     (i64::from(chunk) * 32).max(1 << 20)
 }
 
+/// WAL pages between two checkpoints of an import (1 GiB; a portal's default is 10,000, 40 MiB): a page
+/// the transactions of an import dirty again and again is copied into the file once per checkpoint, so
+/// fewer checkpoints copy less (an académie load: 42 → 34 GB written, 264 → 229 s). The WAL file grows to
+/// a few GiB during the import; SQLite removes it when the last connection closes.
+const IMPORT_CHECKPOINT_PAGES: u32 = 250_000;
+
 /// Opens (creating if needed) the store of a URL and assembles an `Ent` on it: the assembly declares
 /// ent-core's collections and checks that the data is not newer than this build.
 pub(crate) async fn open(url: &str, usage: Usage) -> ent::Result<Ent> {
@@ -66,6 +72,7 @@ pub(crate) async fn open(url: &str, usage: Usage) -> ent::Result<Ent> {
             let mut options = SqliteOptions::default();
             if let Usage::Import { chunk } = usage {
                 options.cache_kib = options.cache_kib.max(import_cache_kib(chunk));
+                options.checkpoint_pages = IMPORT_CHECKPOINT_PAGES;
             }
             Arc::new(SqliteStore::open_with(path, options)?)
         }
