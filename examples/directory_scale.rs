@@ -5,9 +5,9 @@
 //!
 //! It loads as `ent demo` does: structures merged up to 100,000 people per applied batch
 //! (`ENT_SCALE_MERGE_PEOPLE` changes it; 1 applies each structure alone), transactions of CHUNK people
-//! (20,000), a page cache of 1 GiB, a checkpoint every 250,000 WAL pages. The SQLite settings can be varied from the environment:
-//! `ENT_SCALE_CACHE_KIB` (page cache per connection), `ENT_SCALE_CHECKPOINT_PAGES` and
-//! `ENT_SCALE_MMAP_BYTES` (see `SqliteOptions`).
+//! (20,000), a page cache of 1 GiB, a checkpoint every 250,000 WAL pages. The SQLite settings can be
+//! varied from the environment: `ENT_SCALE_CACHE_KIB` (page cache per connection),
+//! `ENT_SCALE_CHECKPOINT_PAGES` and `ENT_SCALE_MMAP_BYTES` (see `SqliteOptions`).
 
 #![allow(clippy::print_stdout)] // an example talks to its reader
 

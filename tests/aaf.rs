@@ -183,8 +183,9 @@ async fn unreadable_files_are_rejected_whole_and_a_full_feed_becomes_a_delta() {
     assert!(parsed.batch.people.is_empty());
 }
 
-/// What a directory holds, without internal ids, logins or codes: comparable across sources.
-async fn snapshot(store: &MemoryStore) -> BTreeSet<String> {
+/// What a directory holds, without internal ids, logins or codes: comparable across sources, and between
+/// a merged apply and separate ones (`import.rs`).
+pub(crate) async fn snapshot(store: &MemoryStore) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
     let (structures, _) = tx.scan_records::<Structure>(&Scan::primary(Structure::COLLECTION)).await.unwrap();

@@ -185,7 +185,7 @@ async fn upsert<T: Record + PartialEq>(
 struct Writes {
     ops: Vec<WriteOp>,
     /// Logins given to people created by this chunk.
-    logins: BTreeSet<String>,
+    logins: HashSet<String>,
 }
 
 impl Writes {

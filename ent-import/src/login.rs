@@ -57,7 +57,7 @@ pub fn base_login(given: &str, family: &str) -> String {
 pub(crate) async fn allocate(
     tx: &mut dyn Transaction,
     base: &str,
-    pending: &std::collections::BTreeSet<String>,
+    pending: &std::collections::HashSet<String>,
 ) -> Result<String> {
     let key: Tuple = (base,).into();
     let given = tx.counter_get(LOGIN_NUMBERS, &key).await?;

@@ -87,25 +87,28 @@ pub async fn apply_feeds(
         rx
     };
     let mut total = crate::Report::default();
+    // Applies a group of feeds read as one batch (a delta is a group of one).
+    let mut flush = async |group: Option<(Parsed, Vec<usize>)>| -> Result<()> {
+        if let Some((parsed, members)) = group {
+            total.absorb(parsed.apply(store, clock, options).await?);
+            members.iter().for_each(|&m| applied(&feeds[m]));
+        }
+        Ok(())
+    };
     let mut next = feeds.first().map(start);
     // Full feeds waiting to be applied as one, with their indexes in `feeds`.
     let mut pending: Option<(Parsed, Vec<usize>)> = None;
     for (i, feed) in feeds.iter().enumerate() {
         let Some(reading) = next.take() else { break };
-        let read_result = match reading.await {
-            Ok(Ok(parsed)) => Ok(parsed),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::invalid("aaf", "the thread reading a feed stopped")),
-        };
-        let parsed = match read_result {
-            Ok(parsed) => parsed,
-            Err(e) => {
+        let parsed = match reading.await {
+            Ok(Ok(parsed)) => parsed,
+            failed => {
                 // What was read before the failing feed is applied, as if the feeds had gone one by one.
-                if let Some((group, members)) = pending.take() {
-                    total.absorb(group.apply(store, clock, options).await?);
-                    members.iter().for_each(|&m| applied(&feeds[m]));
-                }
-                return Err(e);
+                flush(pending.take()).await?;
+                return Err(match failed {
+                    Ok(Err(e)) => e,
+                    _ => Error::invalid("aaf", "the thread reading a feed stopped"),
+                });
             }
         };
         next = feeds.get(i + 1).map(start);
@@ -119,21 +122,14 @@ pub async fn apply_feeds(
             members.push(i);
             continue;
         }
-        if let Some((group, members)) = pending.take() {
-            total.absorb(group.apply(store, clock, options).await?);
-            members.iter().for_each(|&m| applied(&feeds[m]));
-        }
+        flush(pending.take()).await?;
         if feed.full {
             pending = Some((parsed, vec![i]));
         } else {
-            total.absorb(parsed.apply(store, clock, options).await?);
-            applied(feed);
+            flush(Some((parsed, vec![i]))).await?;
         }
     }
-    if let Some((group, members)) = pending {
-        total.absorb(group.apply(store, clock, options).await?);
-        members.iter().for_each(|&m| applied(&feeds[m]));
-    }
+    flush(pending).await?;
     Ok(total)
 }
 

@@ -25,8 +25,9 @@
 //! statement rollback. A `write_batch` that is the transaction's first write runs without a savepoint (the
 //! savepoint's sub-journal copies every page the batch touches first: 6% of an académie load) and is undone
 //! on error by rolling the SQLite transaction back and taking the same snapshot again, or, if another
-//! transaction committed in between, by ending this one with a retryable conflict (`undo_first_write`). If SQLite rolls back the whole transaction (it may, on an I/O error), the transaction
-//! is marked aborted and every later call, commit included, returns that error: nothing was applied.
+//! transaction committed in between, by ending this one with a retryable conflict (`undo_first_write`).
+//! If SQLite rolls back the whole transaction (it may, on an I/O error), the transaction is marked aborted
+//! and every later call, commit included, returns that error: nothing was applied.
 //!
 //! # Blocking
 //!
@@ -230,9 +231,7 @@ impl SqliteTransaction {
     fn apply_staged(&mut self, staged: StagedDeltas) {
         self.deltas.extend(staged);
     }
-}
 
-impl SqliteTransaction {
     /// After the transaction's first write failed without a savepoint: rolls the SQLite transaction back
     /// and takes the state it had before, so that the failed batch leaves the transaction as it was.
     ///
