@@ -217,6 +217,35 @@ async fn a_pupil_who_changes_class_is_moved() {
     assert_eq!(query::member_count(&mut *tx, Unit::Class(class_id(&store, "3A").await), YEAR).await.unwrap(), 1);
 }
 
+/// Rights versions move with what changes someone's rights, and only then: a first import leaves them at 0
+/// (nobody has had a session, so no rights are compiled anywhere), a later link to a known responsable or a
+/// move bumps the person concerned, a re-import bumps nobody.
+#[tokio::test]
+async fn rights_versions_move_only_for_people_already_known() {
+    use ent::core::rights::version;
+    let (store, clock) = setup().await;
+    async fn versions(store: &MemoryStore, keys: &[&str]) -> Vec<i64> {
+        let mut out = Vec::new();
+        for key in keys {
+            let id = user_by_source(store, key).await.id;
+            let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+            out.push(version::user(&mut *tx, id).await.unwrap());
+        }
+        out
+    }
+    let keys = ["p-mother", "p-father", "e-1", "e-2", "e-3"];
+    apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    assert_eq!(versions(&store, &keys).await, [0, 0, 0, 0, 0]);
+    apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    assert_eq!(versions(&store, &keys).await, [0, 0, 0, 0, 0], "a re-import changes nobody's rights");
+    // The father, known since the first import, becomes a responsable of Emma too; Lucas (e-3) changes class.
+    let mut next = feed();
+    next.people.iter_mut().find(|p| p.key == "e-2").unwrap().parents.push(parent_link("p-father", true, true, 2));
+    next.people.iter_mut().find(|p| p.key == "e-3").unwrap().units = vec![UnitRef::Class("c-3a".into())];
+    apply(&store, &clock, &next, &ApplyOptions::default()).await.unwrap();
+    assert_eq!(versions(&store, &keys).await, [0, 1, 0, 0, 1]);
+}
+
 #[tokio::test]
 async fn a_deleted_person_is_disabled_not_erased() {
     let (store, clock) = setup().await;
