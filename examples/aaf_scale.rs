@@ -18,6 +18,10 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// Its allocator options for bulk work, from the same file.
+#[path = "../ent-cli/src/alloc.rs"]
+mod alloc;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,6 +36,7 @@ use ent::storage::sqlite::{SqliteOptions, SqliteStore};
 
 #[tokio::main]
 async fn main() -> ent::Result<()> {
+    alloc::keep_freed_memory();
     let mut args = std::env::args().skip(1);
     let structures: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let work = PathBuf::from(args.next().unwrap_or_else(|| format!("/tmp/ent-aaf-scale-{structures}")));

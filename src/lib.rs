@@ -1,4 +1,6 @@
 #![doc = include_str!("../README.md")]
+// The package denies `unsafe_code` (its scale examples set allocator options); the library forbids it.
+#![forbid(unsafe_code)]
 
 pub use ent_core as core;
 pub use ent_core::{Error, Result};
