@@ -11,6 +11,10 @@
 //!    `WORK_DIR/ent.db` (`synchronous=FULL`): full feeds merged up to 100,000 people, transactions of
 //!    20,000 people, the next feed read while one is applied.
 //! 4. The same feeds are read and applied again: nothing may change (the importer's idempotence at scale).
+//!
+//! With `ENT_SCALE_ONE_FEED` set, step 1 writes the académie as one emitter's feed (the ministry exports
+//! per UAI; an integrator may concatenate an académie's): the import then reads it as one batch, every
+//! person of the académie in memory at once.
 
 #![allow(clippy::print_stdout)] // an example talks to its reader
 
@@ -51,9 +55,19 @@ async fn main() -> ent::Result<()> {
     let t = Instant::now();
     let mut files = 0usize;
     let mut people = 0usize;
-    for batch in demo.batches() {
-        people += batch.people.len();
-        files += write_batch(&batch, &feed_dir, &WriteOptions::on(date)).map_err(io)?.len();
+    // With ENT_SCALE_ONE_FEED set, the académie is written as one emitter's feed, which the import reads as
+    // one batch; otherwise as one feed per structure, as the ministry exports them.
+    if std::env::var_os("ENT_SCALE_ONE_FEED").is_some() {
+        let options = WriteOptions { emitter: Some("ACADEMIE".into()), ..WriteOptions::on(date) };
+        for batch in demo.merged_batches(usize::MAX) {
+            people += batch.people.len();
+            files += write_batch(&batch, &feed_dir, &options).map_err(io)?.len();
+        }
+    } else {
+        for batch in demo.batches() {
+            people += batch.people.len();
+            files += write_batch(&batch, &feed_dir, &WriteOptions::on(date)).map_err(io)?.len();
+        }
     }
     let bytes: u64 =
         std::fs::read_dir(&feed_dir).map_err(io)?.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
