@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod ahead;
 mod codes;
 mod decode;
 mod files;
@@ -65,8 +66,8 @@ pub const MERGED_PEOPLE: usize = 100_000;
 /// Consecutive full feeds of different emitters are merged up to [`MERGED_PEOPLE`] people and applied as
 /// one batch, in transactions of [`ApplyOptions::chunk`] people: loaded structure by structure, an
 /// académie's indexes of logins, source keys and names were written about once per structure. A delta is
-/// applied alone, after everything before it. The next feed is read on another thread while the current
-/// one is applied. `applied` is called with each feed once it is applied.
+/// applied alone, after everything before it. The feeds are read in order on another thread, ahead of their
+/// apply by up to [`MERGED_PEOPLE`] people. `applied` is called with each feed once it is applied.
 ///
 /// Fails on the first error of a feed's reading (an unknown school year) or of the store; the feeds before
 /// a feed that cannot be read are applied first, and what was applied stays.
@@ -78,14 +79,7 @@ pub async fn apply_feeds(
     options: &crate::ApplyOptions,
     mut applied: impl FnMut(&Feed),
 ) -> Result<crate::Report> {
-    let start = |feed: &Feed| {
-        let (feed, read) = (feed.clone(), read.clone());
-        let (tx, rx) = futures::channel::oneshot::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(feed.parse(&read));
-        });
-        rx
-    };
+    let mut reader = ahead::ReadAhead::start(feeds.to_vec(), read.clone(), MERGED_PEOPLE)?;
     let mut total = crate::Report::default();
     // Applies a group of feeds read as one batch (a delta is a group of one).
     let mut flush = async |group: Option<(Parsed, Vec<usize>)>| -> Result<()> {
@@ -95,23 +89,20 @@ pub async fn apply_feeds(
         }
         Ok(())
     };
-    let mut next = feeds.first().map(start);
     // Full feeds waiting to be applied as one, with their indexes in `feeds`.
     let mut pending: Option<(Parsed, Vec<usize>)> = None;
     for (i, feed) in feeds.iter().enumerate() {
-        let Some(reading) = next.take() else { break };
-        let parsed = match reading.await {
-            Ok(Ok(parsed)) => parsed,
+        let parsed = match reader.next().await {
+            Some(Ok(parsed)) => parsed,
             failed => {
                 // What was read before the failing feed is applied, as if the feeds had gone one by one.
                 flush(pending.take()).await?;
                 return Err(match failed {
-                    Ok(Err(e)) => e,
-                    _ => Error::invalid("aaf", "the thread reading a feed stopped"),
+                    Some(Err(e)) => e,
+                    _ => Error::invalid("aaf", "the thread reading the feeds stopped"),
                 });
             }
         };
-        next = feeds.get(i + 1).map(start);
         if let Some((group, members)) = &mut pending
             && feed.full
             && members.iter().all(|&m| feeds[m].emitter != feed.emitter)
