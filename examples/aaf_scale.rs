@@ -9,7 +9,7 @@
 //! 2. The feeds are read once by the streaming parser alone, to time it.
 //! 3. Every feed of the folder is read and applied as `ent import aaf` does (`aaf::apply_feeds`) into
 //!    `WORK_DIR/ent.db` (`synchronous=FULL`): full feeds merged up to 100,000 people, transactions of
-//!    20,000 people, the next feed read while one is applied.
+//!    20,000 people, the feeds read on another thread ahead of their apply.
 //! 4. The same feeds are read and applied again: nothing may change (the importer's idempotence at scale).
 //!
 //! With `ENT_SCALE_ONE_FEED` set, step 1 writes the académie as one emitter's feed (the ministry exports
@@ -83,7 +83,7 @@ async fn main() -> ent::Result<()> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(work.join("ent.db"), sqlite)?);
     let ent = Ent::builder(store.clone()).build().await?;
     let feeds = Feed::in_dir(&feed_dir).map_err(io)?;
-    // 2. The parser alone (the import reads the next feed on another thread while it applies one).
+    // 2. The parser alone (the import reads the feeds on another thread, ahead of their apply).
     let t = Instant::now();
     let mut records = 0;
     for feed in &feeds {
