@@ -1,5 +1,5 @@
 #![doc = include_str!("../README.md")]
-// The package denies `unsafe_code` (its scale examples set allocator options); the library forbids it.
+// The workspace denies `unsafe_code` (the scale examples set allocator options); every library forbids it.
 #![forbid(unsafe_code)]
 
 pub use ent_core as core;

@@ -5,7 +5,7 @@
 //! the C library's `malloc`). Both hand freed memory back to the kernel soon (mimalloc after a second, glibc
 //! as soon as the top of its heap holds more than its trim threshold), and the next transaction takes it
 //! back one page fault at a time: 1.5 million faults and 12 s of system time in an académie's load, 8% of
-//! its wall time. The bulk commands (`import`, `demo`) keep it instead, until the process ends; the
+//! its wall time. The bulk commands (`import`, `demo`, `migrate`) keep it instead, until the process ends; the
 //! portal (`serve`) keeps the allocators' defaults.
 //!
 //! The scale examples include this file (`#[path]`), so that they measure what `ent` does.

@@ -5,6 +5,8 @@
 //! settings ([`settings`]), the directory ([`directory`]), rights and the audit log ([`rights`]) and the
 //! assembly ([`Ent`]). It has no SQL and no HTTP: a module author depends on this crate alone.
 
+#![forbid(unsafe_code)]
+
 pub mod account;
 pub mod audit;
 pub mod authorize;

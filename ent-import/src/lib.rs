@@ -4,6 +4,8 @@
 //! normalized [`Batch`] and goes through one [`apply`] path: the same validation, the same idempotence, the
 //! same guard against mass deactivation.
 
+#![forbid(unsafe_code)]
+
 pub mod aaf;
 mod apply;
 pub mod demo;

@@ -3,6 +3,8 @@
 //! - `notes`: evaluations, grades and the averaging engine ([`notes`]).
 //! - `messagerie`: internal mail, the communication rules, search ([`messagerie`]).
 
+#![forbid(unsafe_code)]
+
 #[cfg(feature = "messagerie")]
 pub mod messagerie;
 #[cfg(feature = "notes")]

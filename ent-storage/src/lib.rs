@@ -1,6 +1,8 @@
 //! Storage adapters for **ent**: implementations of `ent-core`'s storage ports, and the public
 //! conformance testkit that every adapter (ours or a third party's) runs.
 
+#![forbid(unsafe_code)]
+
 #[cfg(feature = "memory")]
 pub mod memory;
 

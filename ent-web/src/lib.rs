@@ -29,6 +29,8 @@
 //! # let _ = app; Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 
 use axum::Router;
