@@ -580,9 +580,18 @@ async fn apply_people(
             Box::pin(async move {
                 let mut out = Vec::with_capacity(part.len());
                 let mut writes = Writes::default();
+                // The people's accounts, looked up in key order (the feed's order is random in the index):
+                // consecutive lookups then walk the same index pages.
+                let mut keys: Vec<&str> = part.iter().map(|p| p.key.as_str()).collect();
+                keys.sort_unstable();
+                let mut known = HashMap::with_capacity(keys.len());
+                for key in keys {
+                    known.insert(key, by_source::<User>(tx, &batch.source, key).await?);
+                }
                 for p in part {
                     let added = added.get(p.key.as_str()).map_or(&[][..], Vec::as_slice);
-                    out.push(apply_person(tx, &mut writes, batch, p, added, now, options, ids_ref).await?);
+                    let old = known.remove(p.key.as_str()).flatten();
+                    out.push(apply_person(tx, &mut writes, batch, p, old, added, now, options, ids_ref).await?);
                 }
                 writes.send(tx, max_ops).await?;
                 Ok(out)
@@ -617,6 +626,7 @@ async fn apply_person(
     writes: &mut Writes,
     batch: &Batch,
     p: &PersonIn,
+    old: Option<Versioned<User>>,
     added: &[&PersonRef],
     now: DateTime<Utc>,
     options: &ApplyOptions,
@@ -627,7 +637,6 @@ async fn apply_person(
         Ok(r) => r,
         Err(reason) => return rejected(reason),
     };
-    let old = by_source::<User>(tx, &batch.source, &p.key).await?;
     if old.is_none() && resolved.affiliations.is_empty() {
         // A person new to a delta takes the affiliations its changes add (those that resolve: the changes
         // phase rejects the others with their reason).
