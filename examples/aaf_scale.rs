@@ -77,9 +77,9 @@ async fn main() -> ent::Result<()> {
         t.elapsed().as_secs_f64()
     );
 
-    // As `ent import`: a page cache of 1 GiB, a checkpoint every 250,000 WAL pages, transactions of 20,000
-    // people.
-    let sqlite = SqliteOptions { cache_kib: 1 << 20, checkpoint_pages: 250_000, ..SqliteOptions::default() };
+    // As `ent import`: transactions of 20,000 people, SQLite set for them.
+    const CHUNK: usize = 20_000;
+    let sqlite = SqliteOptions::for_import(CHUNK);
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(work.join("ent.db"), sqlite)?);
     let ent = Ent::builder(store.clone()).build().await?;
     let feeds = Feed::in_dir(&feed_dir).map_err(io)?;
@@ -99,7 +99,7 @@ async fn main() -> ent::Result<()> {
     for pass in ["import", "re-import"] {
         let started = Instant::now();
         let cpu = cpu_seconds();
-        let options = ApplyOptions { chunk: 20_000, ..ApplyOptions::default() };
+        let options = ApplyOptions { chunk: CHUNK, ..ApplyOptions::default() };
         let total = apply_feeds(&**ent.store(), &SystemClock, &feeds, &AafOptions::default(), &options, |_| {}).await?;
         let accounts = total.codes.len();
         let elapsed = started.elapsed();

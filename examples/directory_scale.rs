@@ -5,7 +5,7 @@
 //!
 //! It loads as `ent demo` does: structures merged up to 100,000 people per applied batch
 //! (`ENT_SCALE_MERGE_PEOPLE` changes it; 1 applies each structure alone), transactions of CHUNK people
-//! (20,000), a page cache of 1 GiB, a checkpoint every 250,000 WAL pages. The SQLite settings can be
+//! (20,000), SQLite as `ent` opens it for an import (`SqliteOptions::for_import`). Its settings can be
 //! varied from the environment: `ENT_SCALE_CACHE_KIB` (page cache per connection),
 //! `ENT_SCALE_CHECKPOINT_PAGES` and `ENT_SCALE_MMAP_BYTES` (see `SqliteOptions`).
 
@@ -45,7 +45,9 @@ async fn main() -> ent::Result<()> {
         }
     }
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-    let mut sqlite = SqliteOptions { cache_kib: 1 << 20, checkpoint_pages: 250_000, ..SqliteOptions::default() };
+    // People per transaction (ApplyOptions::chunk), by default as `ent demo`; SQLite set as `ent` sets it.
+    let chunk: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
+    let mut sqlite = SqliteOptions::for_import(chunk);
     if let Some(kib) = env("ENT_SCALE_CACHE_KIB") {
         sqlite.cache_kib = kib as i64;
     }
@@ -59,8 +61,6 @@ async fn main() -> ent::Result<()> {
     let ent = Ent::builder(store.clone()).build().await?;
     let clock = SystemClock;
     let demo = Demo::new(DemoConfig::structures(structures));
-    // People per transaction (ApplyOptions::chunk), by default as `ent demo`.
-    let chunk: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let options = ApplyOptions { chunk, ..ApplyOptions::default() };
 
     let started = Instant::now();

@@ -94,6 +94,29 @@ impl Default for SqliteOptions {
     }
 }
 
+impl SqliteOptions {
+    /// The settings of a bulk import writing `people_per_transaction` people per transaction (the `ent`
+    /// command's imports and the scale examples), from the defaults:
+    ///
+    /// - a page cache of 32 KiB per person of a transaction, at least 1 GiB, so that the pages a transaction
+    ///   dirties stay in the cache until its commit (spilled to the WAL before, they are written twice). An
+    ///   upper bound that SQLite fills only as pages are read: an académie loaded in transactions of 100,000
+    ///   people (a 3.2 GB cache) peaked at 4.3 GB of memory;
+    /// - a checkpoint every 250,000 WAL pages (1 GiB) instead of 10,000: a page the transactions of an import
+    ///   dirty again and again is copied into the file once per checkpoint, so fewer checkpoints copy less (an
+    ///   académie load: 42 → 34 GB written, 264 → 229 s). The WAL file grows to a few GiB during the import;
+    ///   SQLite removes it when the last connection closes.
+    pub fn for_import(people_per_transaction: usize) -> SqliteOptions {
+        let defaults = SqliteOptions::default();
+        let per_transaction = i64::try_from(people_per_transaction).unwrap_or(i64::MAX).saturating_mul(32);
+        SqliteOptions {
+            cache_kib: defaults.cache_kib.max(per_transaction).max(1 << 20),
+            checkpoint_pages: 250_000,
+            ..defaults
+        }
+    }
+}
+
 /// The SQLite adapter of the storage port.
 ///
 /// ```
@@ -589,5 +612,20 @@ impl Store for SqliteStore {
             }
         };
         Ok(Box::new(tx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_settings_grow_the_cache_with_the_transactions_and_keep_the_rest() {
+        let small = SqliteOptions::for_import(2_000);
+        assert_eq!((small.cache_kib, small.checkpoint_pages), (1 << 20, 250_000), "at least 1 GiB");
+        assert_eq!(SqliteOptions::for_import(100_000).cache_kib, 3_200_000, "32 KiB per person");
+        assert_eq!(SqliteOptions::for_import(usize::MAX).cache_kib, i64::MAX, "no overflow");
+        assert_eq!(small.durability, Durability::Full);
+        assert!(small.background_checkpoint);
     }
 }
