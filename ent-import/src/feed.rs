@@ -77,6 +77,12 @@ impl Batch {
         }
     }
 
+    /// Whether `other` can join this batch ([`Batch::mergeable`]) without the two holding more than
+    /// `max_people` people.
+    pub(crate) fn fits(&self, other: &Batch, max_people: usize) -> bool {
+        self.people.len() + other.people.len() <= max_people && self.mergeable(other).is_ok()
+    }
+
     /// Adds `other`, a batch of the same source, year and kind (both full, or both deltas), to this one, so
     /// that both are applied as one: fewer, larger transactions (loading an académie structure by structure
     /// writes each page of the académie-wide indexes once per structure). A person in both (a teacher
@@ -85,11 +91,7 @@ impl Batch {
     pub fn merge(&mut self, other: Batch) -> Result<(), String> {
         self.mergeable(&other)?;
         if let (Mode::Full { structures }, Mode::Full { structures: more }) = (&mut self.mode, other.mode) {
-            for s in more {
-                if !structures.contains(&s) {
-                    structures.push(s);
-                }
-            }
+            union(structures, more);
         }
         fn extend_by_key<T>(into: &mut Vec<T>, more: Vec<T>, key: impl Fn(&T) -> &str) {
             let known: std::collections::HashSet<String> = into.iter().map(|x| key(x).to_owned()).collect();
@@ -109,19 +111,21 @@ impl Batch {
             }
         }
         self.people.extend(theirs.into_iter().flatten());
-        for list in [
-            (&mut self.deleted_people, other.deleted_people),
-            (&mut self.refused_people, other.refused_people),
-            (&mut self.deleted_units, other.deleted_units),
-        ] {
-            for k in list.1 {
-                if !list.0.contains(&k) {
-                    list.0.push(k);
-                }
-            }
-        }
+        union(&mut self.deleted_people, other.deleted_people);
+        union(&mut self.refused_people, other.refused_people);
+        union(&mut self.deleted_units, other.deleted_units);
         self.changes.extend(other.changes);
         Ok(())
+    }
+}
+
+/// Adds to `into` the items of `more` it does not hold yet, in their order (lists merged by [`Batch::merge`]:
+/// short, so a scan beats a set).
+fn union<T: PartialEq>(into: &mut Vec<T>, more: Vec<T>) {
+    for x in more {
+        if !into.contains(&x) {
+            into.push(x);
+        }
     }
 }
 
@@ -305,13 +309,6 @@ impl PersonIn {
     /// memberships, assignments and links are added to these; the names, birth date and e-mail of the
     /// first batch stay (both come from one source, which gives them once per person).
     fn absorb(&mut self, other: PersonIn) {
-        fn union<T: PartialEq>(into: &mut Vec<T>, more: Vec<T>) {
-            for x in more {
-                if !into.contains(&x) {
-                    into.push(x);
-                }
-            }
-        }
         union(&mut self.affiliations, other.affiliations);
         union(&mut self.units, other.units);
         union(&mut self.teachings, other.teachings);

@@ -106,8 +106,7 @@ pub async fn apply_feeds(
         if let Some((group, members)) = &mut pending
             && feed.full
             && members.iter().all(|&m| feeds[m].emitter != feed.emitter)
-            && group.batch.people.len() + parsed.batch.people.len() <= MERGED_PEOPLE
-            && group.batch.mergeable(&parsed.batch).is_ok()
+            && group.batch.fits(&parsed.batch, MERGED_PEOPLE)
         {
             group.merge(parsed).map_err(|e| Error::invalid("aaf", e))?;
             members.push(i);

@@ -100,7 +100,7 @@ impl Demo {
         std::iter::from_fn(move || {
             let mut group = batches.next()?;
             while let Some(next) = batches.peek() {
-                if group.people.len() + next.people.len() > max_people || group.mergeable(next).is_err() {
+                if !group.fits(next, max_people) {
                     break;
                 }
                 let next = batches.next()?;
