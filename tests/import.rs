@@ -322,6 +322,32 @@ async fn a_mass_deactivation_is_held_until_confirmed() {
 }
 
 #[tokio::test]
+async fn the_share_of_a_mass_deactivation_counts_only_accounts_left_enabled() {
+    let (store, clock) = setup().await;
+    apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    // The feed keeps two pupils, one of them disabled by the source: of the 13 accounts, 12 stay enabled.
+    let mut partial = feed();
+    partial.people.retain(|p| !p.key.starts_with("e-") || p.key == "e-1" || p.key == "e-2");
+    partial.people.iter_mut().filter(|p| p.key == "e-1").for_each(|p| p.disabled = true);
+    let report = apply(&store, &clock, &partial, &ApplyOptions::default()).await.unwrap();
+    assert_eq!(report.held.len(), 1);
+    assert_eq!((report.held[0].would_deactivate, report.held[0].of), (8, 12));
+    // The same when a later phase could disable someone too (a change in the batch): every record is read.
+    let mut with_change = partial.clone();
+    with_change.changes.push(ChangeIn {
+        key: "change-1".into(),
+        person: "e-2".into(),
+        change: Change::AddAffiliation(PersonRef {
+            structure: "balzac".into(),
+            profile: Profile::Eleve,
+            functions: vec![],
+        }),
+    });
+    let report = apply(&store, &clock, &with_change, &ApplyOptions::default()).await.unwrap();
+    assert_eq!((report.held[0].would_deactivate, report.held[0].of), (8, 12));
+}
+
+#[tokio::test]
 async fn a_teacher_leaving_one_structure_keeps_the_other() {
     let (store, clock) = setup().await;
     apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
