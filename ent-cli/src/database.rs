@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use ent::core::Ent;
-use ent::core::storage::Store;
+use ent::core::directory::User;
+use ent::core::storage::{Record, Scan, Store, TxMode};
 use ent::storage::memory::MemoryStore;
 use ent::storage::sqlite::{SqliteOptions, SqliteStore};
 
@@ -48,9 +49,34 @@ pub(crate) enum Usage {
     Import { chunk: u32 },
 }
 
+/// An open database: the assembly, and the SQLite file store when it is one (for [`Database::flush`]).
+pub(crate) struct Database {
+    pub(crate) ent: Ent,
+    sqlite: Option<SqliteStore>,
+}
+
+impl Database {
+    /// Makes what was committed durable: an import's SQLite store does not sync its commits one by one
+    /// (`SqliteOptions::for_import`), so a command that wrote calls this before it reports success. The
+    /// other stores' commits are durable already.
+    /// Whether the directory holds an account.
+    pub(crate) async fn has_accounts(&self) -> ent::Result<bool> {
+        let mut tx = self.ent.store().begin(TxMode::ReadOnly).await?;
+        Ok(!tx.scan(&Scan::primary(User::COLLECTION).limit(1)).await?.entries.is_empty())
+    }
+
+    pub(crate) async fn flush(&self) -> ent::Result<()> {
+        match &self.sqlite {
+            Some(store) => store.flush().await,
+            None => Ok(()),
+        }
+    }
+}
+
 /// Opens (creating if needed) the store of a URL and assembles an `Ent` on it: the assembly declares
 /// ent-core's collections and checks that the data is not newer than this build.
-pub(crate) async fn open(url: &str, usage: Usage) -> ent::Result<Ent> {
+pub(crate) async fn open(url: &str, usage: Usage) -> ent::Result<Database> {
+    let mut sqlite = None;
     let store: Arc<dyn Store> = match Target::parse(url)? {
         Target::Memory => Arc::new(MemoryStore::new()),
         Target::SqliteMemory => Arc::new(SqliteStore::in_memory()?),
@@ -59,9 +85,11 @@ pub(crate) async fn open(url: &str, usage: Usage) -> ent::Result<Ent> {
                 Usage::Serve => SqliteOptions::default(),
                 Usage::Import { chunk } => SqliteOptions::for_import(chunk as usize),
             };
-            Arc::new(SqliteStore::open_with(path, options)?)
+            let store = SqliteStore::open_with(path, options)?;
+            sqlite = Some(store.clone());
+            Arc::new(store)
         }
         Target::Postgres(url) => Arc::new(crate::migrate::connect(url).await?),
     };
-    Ent::builder(store).build().await
+    Ok(Database { ent: Ent::builder(store).build().await?, sqlite })
 }

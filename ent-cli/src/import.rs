@@ -4,22 +4,45 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::database::Database;
 use crate::summary::{self, Outcome};
 use crate::{DemoArgs, ImportArgs};
-use ent::core::Ent;
 use ent::core::directory::SchoolYear;
 use ent::import::aaf::{AafOptions, Feed};
 use ent::import::demo::{Demo, DemoConfig};
 use ent::import::oneroster::{Bundle, OneRosterOptions};
-use ent::import::{ApplyOptions, Parsed, Report};
+use ent::import::{ApplyOptions, Report};
 
-fn options(args: &ImportArgs) -> ApplyOptions {
-    ApplyOptions {
+/// People per transaction when a portal may be serving the database (`--chunk` not given): a transaction
+/// of 20,000 people held SQLite's write lock 1.5 s in an académie's load, well under a portal writer's 5 s
+/// busy timeout (50,000: 3.5 s).
+const CHUNK: u32 = 20_000;
+
+/// People per transaction for a first load (`--chunk` not given, no account in the directory): fewer
+/// commits rewrite the académie-wide index pages (an académie: 217–238 s with 20,000, 197 s with 50,000,
+/// 223 s with 100,000, whose commits stall the apply longer; docs/benchmarks.md).
+const FIRST_LOAD_CHUNK: u32 = 50_000;
+
+/// The largest transaction the command may write, which sizes SQLite's page cache before the store is
+/// open (an upper bound: SQLite fills it only as pages are read).
+pub(crate) fn largest_chunk(args: &ImportArgs) -> u32 {
+    args.chunk.unwrap_or(FIRST_LOAD_CHUNK.max(CHUNK))
+}
+
+/// The apply's options: `--chunk`, or by default [`FIRST_LOAD_CHUNK`] into a directory without accounts
+/// and [`CHUNK`] otherwise.
+async fn options(db: &Database, args: &ImportArgs) -> ent::Result<ApplyOptions> {
+    let chunk = match args.chunk {
+        Some(chunk) => chunk,
+        None if db.has_accounts().await? => CHUNK,
+        None => FIRST_LOAD_CHUNK,
+    };
+    Ok(ApplyOptions {
         dry_run: args.dry_run,
         confirm_mass_deactivation: args.confirm_mass_deactivation,
-        chunk: args.chunk as usize,
+        chunk: chunk as usize,
         ..Default::default()
-    }
+    })
 }
 
 /// A progress bar on a terminal (hidden when standard error is not one, or for `--json`).
@@ -32,7 +55,12 @@ fn progress(len: u64, json: bool) -> ProgressBar {
     bar
 }
 
-fn finish(report: &Report, args: &ImportArgs) -> ent::Result<Outcome> {
+/// Makes the import durable (see `Database::flush`), then writes the codes and the summary: a code is
+/// shown only for an account that a power loss can no longer take back.
+async fn finish(db: &Database, report: &Report, args: &ImportArgs) -> ent::Result<Outcome> {
+    if !args.dry_run {
+        db.flush().await?;
+    }
     let io = |e: std::io::Error| ent::Error::invalid("output", e.to_string());
     if let Some(path) = &args.codes
         && !args.dry_run
@@ -43,12 +71,14 @@ fn finish(report: &Report, args: &ImportArgs) -> ent::Result<Outcome> {
     Ok(Outcome::of(report))
 }
 
-async fn apply_parsed(ent: &Ent, parsed: &Parsed, args: &ImportArgs) -> ent::Result<Report> {
-    parsed.apply(&**ent.store(), &**ent.clock(), &options(args)).await
-}
-
 /// `ent import aaf PATH...`: every feed of the folders and files given, oldest first.
-pub(crate) async fn aaf(ent: &Ent, paths: &[PathBuf], year: Option<i32>, args: &ImportArgs) -> ent::Result<Outcome> {
+pub(crate) async fn aaf(
+    db: &Database,
+    paths: &[PathBuf],
+    year: Option<i32>,
+    args: &ImportArgs,
+) -> ent::Result<Outcome> {
+    let ent = &db.ent;
     let io = |p: &Path, e: std::io::Error| ent::Error::invalid("path", format!("{}: {e}", p.display()));
     let mut feeds = Vec::new();
     let mut loose = Vec::new();
@@ -73,16 +103,17 @@ pub(crate) async fn aaf(ent: &Ent, paths: &[PathBuf], year: Option<i32>, args: &
         return Err(ent::Error::invalid("paths", "no AAF file found (ENT_<UAI>_Complet|Delta_<date>_<Kind>_NNNN.xml)"));
     }
     let options = AafOptions { year: year.map(SchoolYear), ..Default::default() };
+    let apply_options = self::options(db, args).await?;
     let bar = progress(feeds.len() as u64, args.json);
     let total =
-        ent::import::aaf::apply_feeds(&**ent.store(), &**ent.clock(), &feeds, &options, &self::options(args), |feed| {
+        ent::import::aaf::apply_feeds(&**ent.store(), &**ent.clock(), &feeds, &options, &apply_options, |feed| {
             bar.set_message(format!("{} {}", if feed.full { "full" } else { "delta" }, feed.emitter));
             bar.inc(1);
         })
         .await?;
     bar.finish_and_clear();
     drop(scratch);
-    finish(&total, args)
+    finish(db, &total, args).await
 }
 
 /// Links loose files into a scratch folder so that they group into feeds as a folder's files do.
@@ -118,7 +149,13 @@ impl Drop for Scratch {
 }
 
 /// `ent import oneroster PATH`.
-pub(crate) async fn oneroster(ent: &Ent, path: &Path, year: Option<i32>, args: &ImportArgs) -> ent::Result<Outcome> {
+pub(crate) async fn oneroster(
+    db: &Database,
+    path: &Path,
+    year: Option<i32>,
+    args: &ImportArgs,
+) -> ent::Result<Outcome> {
+    let ent = &db.ent;
     let bundle = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
         Bundle::zip(path)
     } else {
@@ -128,13 +165,14 @@ pub(crate) async fn oneroster(ent: &Ent, path: &Path, year: Option<i32>, args: &
     let bar = progress(1, args.json);
     bar.set_message(path.display().to_string());
     let parsed = bundle.parse(&options)?;
-    let report = apply_parsed(ent, &parsed, args).await?;
+    let report = parsed.apply(&**ent.store(), &**ent.clock(), &self::options(db, args).await?).await?;
     bar.finish_and_clear();
-    finish(&report, args)
+    finish(db, &report, args).await
 }
 
 /// `ent demo`: the seeded demo population, one structure at a time.
-pub(crate) async fn demo(ent: &Ent, args: &DemoArgs) -> ent::Result<Outcome> {
+pub(crate) async fn demo(db: &Database, args: &DemoArgs) -> ent::Result<Outcome> {
+    let ent = &db.ent;
     // The memberships are of the current school year, whenever the demo is generated.
     let year = SchoolYear::containing(ent.clock().now().date_naive());
     let config = match args.structures {
@@ -144,12 +182,13 @@ pub(crate) async fn demo(ent: &Ent, args: &DemoArgs) -> ent::Result<Outcome> {
     };
     let demo = Demo::new(config);
     let bar = progress(u64::from(demo.config().total()), args.common.json);
+    let options = options(db, &args.common).await?;
     let mut total = Report::default();
     for batch in demo.merged_batches(ent::import::aaf::MERGED_PEOPLE) {
-        let report = ent::import::apply(&**ent.store(), &**ent.clock(), &batch, &options(&args.common)).await?;
+        let report = ent::import::apply(&**ent.store(), &**ent.clock(), &batch, &options).await?;
         total.absorb(report);
         bar.inc(batch.structures.len() as u64);
     }
     bar.finish_and_clear();
-    finish(&total, &args.common)
+    finish(db, &total, &args.common).await
 }

@@ -88,9 +88,10 @@ struct ImportArgs {
     codes: Option<PathBuf>,
     /// People per transaction: a crash leaves the directory before or after each. Larger is faster (an
     /// académie's indexes are written once per transaction) and holds the write lock longer, which a
-    /// portal serving the same database feels as waits of about a second per 10,000 people.
-    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
-    chunk: u32,
+    /// portal serving the same database feels as waits of about a second per 10,000 people. By default
+    /// 50,000 for a first load (the directory holds no account: nobody can be waiting), 20,000 otherwise.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    chunk: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -125,21 +126,21 @@ fn main() -> ExitCode {
         // An import writes large transactions: a larger page cache for SQLite keeps their pages.
         let usage = match &cli.command {
             Command::Import(ImportCommand::Aaf { common, .. } | ImportCommand::Oneroster { common, .. }) => {
-                database::Usage::Import { chunk: common.chunk }
+                database::Usage::Import { chunk: import::largest_chunk(common) }
             }
-            Command::Demo(args) => database::Usage::Import { chunk: args.common.chunk },
+            Command::Demo(args) => database::Usage::Import { chunk: import::largest_chunk(&args.common) },
             _ => database::Usage::Serve,
         };
-        let ent = database::open(&cli.database, usage).await?;
+        let db = database::open(&cli.database, usage).await?;
         match cli.command {
             Command::Import(ImportCommand::Aaf { paths, year, common }) => {
-                import::aaf(&ent, &paths, year, &common).await
+                import::aaf(&db, &paths, year, &common).await
             }
             Command::Import(ImportCommand::Oneroster { path, year, common }) => {
-                import::oneroster(&ent, &path, year, &common).await
+                import::oneroster(&db, &path, year, &common).await
             }
-            Command::Demo(args) => import::demo(&ent, &args).await,
-            Command::Serve(args) => serve::serve(&ent, &args, &cli.database).await,
+            Command::Demo(args) => import::demo(&db, &args).await,
+            Command::Serve(args) => serve::serve(&db, &args, &cli.database).await,
             Command::Migrate(_) => unreachable!("handled before opening the database"),
         }
     });

@@ -14,11 +14,10 @@ use clap::Args;
 use ent::core::Ent;
 use ent::core::account::{AccountPolicy, Accounts};
 use ent::core::clock::{Clock, SystemClock};
-use ent::core::directory::{Profile, SchoolYear, User};
+use ent::core::directory::{Profile, SchoolYear};
 use ent::core::rights::{AuditAppender, RightsEngine};
 use ent::core::storage::blob::BlobStore;
 use ent::core::storage::fulltext::FullText;
-use ent::core::storage::{Record, Scan, TxMode};
 use ent::import::demo::DemoConfig;
 use ent::modules::messagerie::Messagerie;
 use ent::modules::notes::Notes;
@@ -27,7 +26,7 @@ use ent::storage::memory::MemoryFullText;
 use ent::storage::sqlite::SqliteStore;
 use ent::web::{Portal, WebConfig};
 
-use crate::database::Target;
+use crate::database::{Database, Target};
 use crate::summary::Outcome;
 
 /// `ent serve` options (`--database` is the command's global option).
@@ -81,16 +80,10 @@ async fn full_text(database: &str) -> ent::Result<Arc<dyn FullText>> {
     })
 }
 
-/// Whether the directory holds no account yet.
-async fn is_empty(ent: &Ent) -> ent::Result<bool> {
-    let mut tx = ent.store().begin(TxMode::ReadOnly).await?;
-    Ok(tx.count(&Scan::primary(User::COLLECTION).limit(1)).await? == 0)
-}
-
 /// Runs the portal until Ctrl-C.
-pub(crate) async fn serve(opened: &Ent, args: &ServeArgs, database: &str) -> ent::Result<Outcome> {
+pub(crate) async fn serve(db: &Database, args: &ServeArgs, database: &str) -> ent::Result<Outcome> {
     // The command opened the store (checking its URL and versions); the portal is assembled on it.
-    let store = opened.store().clone();
+    let store = db.ent.store().clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = RightsEngine::new(store.clone(), clock.clone());
     let max_upload = args.max_upload_mib.saturating_mul(1 << 20);
@@ -141,7 +134,7 @@ pub(crate) async fn serve(opened: &Ent, args: &ServeArgs, database: &str) -> ent
             "Mode démo : la double authentification n'est pas exigée. / Demo mode: no second factor required."
         )
         .map_err(io)?;
-    } else if is_empty(&ent).await? {
+    } else if !db.has_accounts().await? {
         writeln!(
             out,
             "La base ne contient encore personne : `ent serve --demo` pour essayer, ou `ent import` pour un annuaire.\n\
