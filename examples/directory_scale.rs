@@ -5,7 +5,7 @@
 //!
 //! It loads as `ent demo` does: structures merged up to 100,000 people per applied batch
 //! (`ENT_SCALE_MERGE_PEOPLE` changes it; 1 applies each structure alone), transactions of CHUNK people
-//! (20,000), SQLite as `ent` opens it for an import (`SqliteOptions::for_import`). Its settings can be
+//! (50,000, as `ent` writes a first load), SQLite as `ent` opens it for an import (`SqliteOptions::for_import`). Its settings can be
 //! varied from the environment: `ENT_SCALE_CACHE_KIB` (page cache per connection),
 //! `ENT_SCALE_CHECKPOINT_PAGES` and `ENT_SCALE_MMAP_BYTES` (see `SqliteOptions`).
 
@@ -45,8 +45,9 @@ async fn main() -> ent::Result<()> {
         }
     }
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-    // People per transaction (ApplyOptions::chunk), by default as `ent demo`; SQLite set as `ent` sets it.
-    let chunk: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
+    // People per transaction (ApplyOptions::chunk), by default as `ent demo` into an empty database; SQLite
+    // set as `ent` sets it.
+    let chunk: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50_000);
     let mut sqlite = SqliteOptions::for_import(chunk);
     if let Some(kib) = env("ENT_SCALE_CACHE_KIB") {
         sqlite.cache_kib = kib as i64;
@@ -57,7 +58,8 @@ async fn main() -> ent::Result<()> {
     if let Some(bytes) = env("ENT_SCALE_MMAP_BYTES") {
         sqlite.mmap_bytes = bytes;
     }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(&path, sqlite)?);
+    let sqlite = SqliteStore::open_with(&path, sqlite)?;
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let ent = Ent::builder(store.clone()).build().await?;
     let clock = SystemClock;
     let demo = Demo::new(DemoConfig::structures(structures));
@@ -90,6 +92,10 @@ async fn main() -> ent::Result<()> {
                 println!("rejected: {} (first: {})", report.rejected.len(), report.rejected[0]);
             }
         }
+    }
+    if !reuse {
+        // As `ent` does before it reports success: the import's commits were not synced one by one.
+        sqlite.flush().await?;
     }
     if reuse {
         let mut tx = store.begin(TxMode::ReadOnly).await?;
@@ -139,7 +145,10 @@ async fn main() -> ent::Result<()> {
     };
     let t = Instant::now();
     let cpu = cpu_seconds();
-    let report = apply(&**ent.store(), &clock, &delta, &options).await?;
+    // Into a directory that holds accounts, `ent` writes 20,000 people per transaction, and flushes at the end.
+    let delta_options = ApplyOptions { chunk: 20_000, ..options.clone() };
+    let report = apply(&**ent.store(), &clock, &delta, &delta_options).await?;
+    sqlite.flush().await?;
     let used = cpu_seconds().zip(cpu).map_or(f64::NAN, |(b, a)| b - a);
     println!(
         "delta: {} people ({} moved) in {:.2} s, {used:.2} s of CPU",
