@@ -56,15 +56,15 @@ pub(crate) struct Database {
 }
 
 impl Database {
+    /// Whether the directory holds an account (one key read).
+    pub(crate) async fn has_accounts(&self) -> ent::Result<bool> {
+        let mut tx = self.ent.store().begin(TxMode::ReadOnly).await?;
+        Ok(!tx.scan(&Scan::primary(User::COLLECTION).limit(1).keys_only()).await?.entries.is_empty())
+    }
+
     /// Makes what was committed durable: an import's SQLite store does not sync its commits one by one
     /// (`SqliteOptions::for_import`), so a command that wrote calls this before it reports success. The
     /// other stores' commits are durable already.
-    /// Whether the directory holds an account.
-    pub(crate) async fn has_accounts(&self) -> ent::Result<bool> {
-        let mut tx = self.ent.store().begin(TxMode::ReadOnly).await?;
-        Ok(!tx.scan(&Scan::primary(User::COLLECTION).limit(1)).await?.entries.is_empty())
-    }
-
     pub(crate) async fn flush(&self) -> ent::Result<()> {
         match &self.sqlite {
             Some(store) => store.flush().await,
