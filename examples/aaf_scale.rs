@@ -35,9 +35,9 @@ use std::time::Instant;
 use ent::core::Ent;
 use ent::core::clock::SystemClock;
 use ent::core::storage::Store;
-use ent::import::ApplyOptions;
 use ent::import::aaf::{AafOptions, Feed, WriteOptions, apply_feeds, write_batch};
 use ent::import::demo::{Demo, DemoConfig};
+use ent::import::{ApplyOptions, FIRST_LOAD_CHUNK, SERVED_CHUNK};
 use ent::storage::sqlite::{SqliteOptions, SqliteStore};
 
 #[tokio::main]
@@ -82,8 +82,8 @@ async fn main() -> ent::Result<()> {
     // As `ent import`: transactions of 20,000 people, SQLite set for them.
     // People per transaction as `ent` chooses them: a first load 50,000, an import into a directory that
     // holds accounts 20,000.
-    let chunks = [("import", 50_000), ("re-import", 20_000)];
-    let sqlite = SqliteOptions::for_import(50_000);
+    let chunks = [("import", FIRST_LOAD_CHUNK), ("re-import", SERVED_CHUNK)];
+    let sqlite = SqliteOptions::for_import(FIRST_LOAD_CHUNK);
     let sqlite = SqliteStore::open_with(work.join("ent.db"), sqlite)?;
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let ent = Ent::builder(store.clone()).build().await?;

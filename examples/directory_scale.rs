@@ -5,9 +5,10 @@
 //!
 //! It loads as `ent demo` does: structures merged up to 100,000 people per applied batch
 //! (`ENT_SCALE_MERGE_PEOPLE` changes it; 1 applies each structure alone), transactions of CHUNK people
-//! (50,000, as `ent` writes a first load), SQLite as `ent` opens it for an import (`SqliteOptions::for_import`). Its settings can be
-//! varied from the environment: `ENT_SCALE_CACHE_KIB` (page cache per connection),
-//! `ENT_SCALE_CHECKPOINT_PAGES` and `ENT_SCALE_MMAP_BYTES` (see `SqliteOptions`).
+//! (`FIRST_LOAD_CHUNK`, as `ent` writes a first load), SQLite as `ent` opens it for an import
+//! (`SqliteOptions::for_import`), flushed at the end. Its settings can be varied from the environment:
+//! `ENT_SCALE_CACHE_KIB` (page cache per connection), `ENT_SCALE_CHECKPOINT_PAGES` and
+//! `ENT_SCALE_MMAP_BYTES` (see `SqliteOptions`).
 
 #![allow(clippy::print_stdout)] // an example talks to its reader
 
@@ -27,7 +28,7 @@ use ent::core::clock::SystemClock;
 use ent::core::directory::query::{self, SearchScope};
 use ent::core::storage::{Store, TxMode};
 use ent::import::demo::{Demo, DemoConfig};
-use ent::import::{ApplyOptions, Batch, Mode, UnitRef, apply};
+use ent::import::{ApplyOptions, Batch, FIRST_LOAD_CHUNK, Mode, SERVED_CHUNK, UnitRef, apply};
 use ent::storage::sqlite::{SqliteOptions, SqliteStore};
 
 #[tokio::main]
@@ -47,7 +48,7 @@ async fn main() -> ent::Result<()> {
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
     // People per transaction (ApplyOptions::chunk), by default as `ent demo` into an empty database; SQLite
     // set as `ent` sets it.
-    let chunk: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50_000);
+    let chunk: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(FIRST_LOAD_CHUNK);
     let mut sqlite = SqliteOptions::for_import(chunk);
     if let Some(kib) = env("ENT_SCALE_CACHE_KIB") {
         sqlite.cache_kib = kib as i64;
@@ -92,8 +93,6 @@ async fn main() -> ent::Result<()> {
                 println!("rejected: {} (first: {})", report.rejected.len(), report.rejected[0]);
             }
         }
-    }
-    if !reuse {
         // As `ent` does before it reports success: the import's commits were not synced one by one.
         sqlite.flush().await?;
     }
@@ -145,8 +144,8 @@ async fn main() -> ent::Result<()> {
     };
     let t = Instant::now();
     let cpu = cpu_seconds();
-    // Into a directory that holds accounts, `ent` writes 20,000 people per transaction, and flushes at the end.
-    let delta_options = ApplyOptions { chunk: 20_000, ..options.clone() };
+    // Into a directory that holds accounts, `ent` writes SERVED_CHUNK people per transaction, and flushes.
+    let delta_options = ApplyOptions { chunk: SERVED_CHUNK, ..options.clone() };
     let report = apply(&**ent.store(), &clock, &delta, &delta_options).await?;
     sqlite.flush().await?;
     let used = cpu_seconds().zip(cpu).map_or(f64::NAN, |(b, a)| b - a);

@@ -46,7 +46,7 @@ pub(crate) enum Usage {
     /// A portal: many short transactions.
     Serve,
     /// An import in transactions of this many people.
-    Import { chunk: u32 },
+    Import { chunk: usize },
 }
 
 /// An open database: the assembly, and the SQLite file store when it is one (for [`Database::flush`]).
@@ -83,7 +83,7 @@ pub(crate) async fn open(url: &str, usage: Usage) -> ent::Result<Database> {
         Target::SqliteFile(path) => {
             let options = match usage {
                 Usage::Serve => SqliteOptions::default(),
-                Usage::Import { chunk } => SqliteOptions::for_import(chunk as usize),
+                Usage::Import { chunk } => SqliteOptions::for_import(chunk),
             };
             let store = SqliteStore::open_with(path, options)?;
             sqlite = Some(store.clone());

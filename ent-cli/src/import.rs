@@ -11,36 +11,26 @@ use ent::core::directory::SchoolYear;
 use ent::import::aaf::{AafOptions, Feed};
 use ent::import::demo::{Demo, DemoConfig};
 use ent::import::oneroster::{Bundle, OneRosterOptions};
-use ent::import::{ApplyOptions, Report};
-
-/// People per transaction when a portal may be serving the database (`--chunk` not given): a transaction
-/// of 20,000 people held SQLite's write lock 1.5 s in an académie's load, well under a portal writer's 5 s
-/// busy timeout (50,000: 3.5 s).
-const CHUNK: u32 = 20_000;
-
-/// People per transaction for a first load (`--chunk` not given, no account in the directory): fewer
-/// commits rewrite the académie-wide index pages (an académie: 217–238 s with 20,000, 197 s with 50,000,
-/// 223 s with 100,000, whose commits stall the apply longer; docs/benchmarks.md).
-const FIRST_LOAD_CHUNK: u32 = 50_000;
+use ent::import::{ApplyOptions, FIRST_LOAD_CHUNK, Report, SERVED_CHUNK};
 
 /// The largest transaction the command may write, which sizes SQLite's page cache before the store is
 /// open (an upper bound: SQLite fills it only as pages are read).
-pub(crate) fn largest_chunk(args: &ImportArgs) -> u32 {
-    args.chunk.unwrap_or(FIRST_LOAD_CHUNK.max(CHUNK))
+pub(crate) fn largest_chunk(args: &ImportArgs) -> usize {
+    args.chunk.map_or(FIRST_LOAD_CHUNK.max(SERVED_CHUNK), |c| c as usize)
 }
 
 /// The apply's options: `--chunk`, or by default [`FIRST_LOAD_CHUNK`] into a directory without accounts
-/// and [`CHUNK`] otherwise.
+/// and [`SERVED_CHUNK`] otherwise.
 async fn options(db: &Database, args: &ImportArgs) -> ent::Result<ApplyOptions> {
     let chunk = match args.chunk {
-        Some(chunk) => chunk,
-        None if db.has_accounts().await? => CHUNK,
+        Some(chunk) => chunk as usize,
+        None if db.has_accounts().await? => SERVED_CHUNK,
         None => FIRST_LOAD_CHUNK,
     };
     Ok(ApplyOptions {
         dry_run: args.dry_run,
         confirm_mass_deactivation: args.confirm_mass_deactivation,
-        chunk: chunk as usize,
+        chunk,
         ..Default::default()
     })
 }

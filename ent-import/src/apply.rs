@@ -35,6 +35,18 @@ use crate::report::{Held, IssuedCode, Rejection, Report};
 /// The time zone of a structure whose feed does not give one.
 const DEFAULT_TIME_ZONE: &str = "Europe/Paris";
 
+/// People per transaction ([`ApplyOptions::chunk`]) for a bulk import into a directory that a portal may
+/// be serving: a transaction of 20,000 people held SQLite's write lock about 1.5 s in an académie's load,
+/// well under a portal writer's 5 s busy timeout (50,000: 3.5 s). The `ent` command's default once the
+/// directory holds accounts.
+pub const SERVED_CHUNK: usize = 20_000;
+
+/// People per transaction for a first load, into a directory that holds no account yet (nobody can be
+/// waiting on the write lock): fewer commits rewrite the académie-wide index pages (an académie into SQLite:
+/// 217–238 s with 20,000, 197–221 s with 50,000, 223 s with 100,000, whose commits stall the apply longer;
+/// docs/benchmarks.md). The `ent` command's default for a first load.
+pub const FIRST_LOAD_CHUNK: usize = 50_000;
+
 /// How to apply.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {

@@ -15,7 +15,7 @@ pub mod oneroster;
 mod parsed;
 mod report;
 
-pub use apply::{ApplyOptions, apply};
+pub use apply::{ApplyOptions, FIRST_LOAD_CHUNK, SERVED_CHUNK, apply};
 pub use feed::{
     Batch, Change, ChangeIn, ClassIn, GroupIn, Mode, ParentIn, PersonIn, PersonRef, StructureIn, SubjectIn, TeachingIn,
     UnitRef,
