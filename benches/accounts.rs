@@ -34,6 +34,7 @@ fn setup(rt: &Runtime, store: Arc<dyn Store>) -> (Accounts, String) {
                 academie: Some("ORLEANS-TOURS".into()),
                 time_zone: Some("Europe/Paris".into()),
                 periods: Some(PeriodKind::Trimestres),
+                extra: Default::default(),
             }],
             subjects: vec![],
             classes: vec![],

@@ -35,6 +35,7 @@ fn person(structure: StructureId, profile: Profile, n: usize) -> User {
         adult: false,
         state: AccountState::Active,
         sources: vec![],
+        attributes: Default::default(),
     }
 }
 

@@ -57,6 +57,7 @@ fn person(structure: StructureId, i: usize, profile: Profile) -> User {
         adult: false,
         state: AccountState::Active,
         sources: vec![],
+        attributes: Default::default(),
     }
 }
 
@@ -85,6 +86,7 @@ async fn fixture(store: Arc<dyn Store>) -> Fixture {
         parent: None,
         periods: PeriodKind::Trimestres,
         source: None,
+        attributes: Default::default(),
     })
     .await
     .unwrap();

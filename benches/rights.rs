@@ -61,6 +61,7 @@ fn person(structure: StructureId, profile: Profile, functions: Vec<Function>, lo
         adult: false,
         state: AccountState::Active,
         sources: vec![],
+        attributes: Default::default(),
     }
 }
 
@@ -123,6 +124,7 @@ fn academie(rt: &Runtime) -> Academie {
                 parent: None,
                 periods: PeriodKind::Trimestres,
                 source: None,
+                attributes: Default::default(),
             })
             .await
             .unwrap();

@@ -80,6 +80,22 @@ async fn a_full_feed_with_its_messy_parts_is_read_and_applied() {
     assert_eq!(claire.extra["ENTPersonAdresse"], ["12 rue de l'Œuvre, cotisation 15 €"]);
     let lucas_in = parsed.batch.people.iter().find(|p| p.key == "1001").unwrap();
     assert_eq!(lucas_in.extra["ENTEleveStructRattachId"], ["551001"]);
+    // Stored with the account and the structure, in the feed's part.
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    let (structures, _) = tx.scan_records::<Structure>(&Scan::primary(Structure::COLLECTION)).await.unwrap();
+    drop(tx);
+    let balzac = &structures.iter().find(|s| s.value.source.as_ref().is_some_and(|k| k.key == "9001")).unwrap().value;
+    assert_eq!(
+        balzac.attributes["aaf"],
+        BTreeMap::from([
+            ("street".to_owned(), vec!["1 rue Émile Zola".to_owned()]),
+            ("telephoneNumber".to_owned(), vec!["+33 2 47 00 00 00".to_owned(), "+33 2 47 00 00 01".to_owned()]),
+        ]),
+        "the mapped attributes and the SIREN without value are not kept"
+    );
+    let claire_stored = user(&store, "aaf", "5001").await;
+    assert_eq!(claire_stored.attributes["aaf"]["ENTPersonAdresse"], ["12 rue de l'Œuvre, cotisation 15 €"]);
+    assert_eq!(user(&store, "aaf", "1001").await.attributes["aaf"]["ENTEleveStructRattachId"], ["551001"]);
 
     let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
     // Siblings share their parents; the father has no parental authority.

@@ -51,6 +51,7 @@ fn structure(key: &str, uai: &str) -> StructureIn {
         academie: Some("ORLEANS-TOURS".into()),
         time_zone: Some("Europe/Paris".into()),
         periods: Some(PeriodKind::Trimestres),
+        extra: Default::default(),
     }
 }
 

@@ -38,6 +38,7 @@ fn user(given: &str, family: &str, login: &str, affiliations: Vec<Affiliation>) 
         adult: false,
         state: AccountState::Active,
         sources: vec![],
+        attributes: Default::default(),
     }
 }
 
@@ -69,6 +70,7 @@ async fn school() -> School {
         parent: None,
         periods: PeriodKind::Trimestres,
         source: None,
+        attributes: Default::default(),
     };
     let college = structure("Collège Balzac", "0370884K");
     let lycee = structure("Lycée Descartes", "0370001A");

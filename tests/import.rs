@@ -22,6 +22,7 @@ fn structure(key: &str, uai: &str) -> StructureIn {
         academie: Some("ORLEANS-TOURS".into()),
         time_zone: Some("Europe/Paris".into()),
         periods: Some(PeriodKind::Trimestres),
+        extra: Default::default(),
     }
 }
 
@@ -430,6 +431,63 @@ async fn a_dry_run_reports_what_a_run_would_do_and_writes_nothing() {
 }
 
 /// The AAF and OneRoster do not say trimestres or semestres: a structure's choice survives their imports.
+fn attrs(pairs: &[(&str, &[&str])]) -> std::collections::BTreeMap<String, Vec<String>> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.iter().map(|s| (*s).to_owned()).collect())).collect()
+}
+
+#[tokio::test]
+async fn what_the_model_does_not_hold_is_kept_per_feed_and_follows_the_feed() {
+    let (store, clock) = setup().await;
+    let with = |regime: &[&str], phone: &[&str]| {
+        let mut b = feed();
+        let helene = b.people.iter_mut().find(|p| p.key == "e-4").unwrap();
+        helene.extra = attrs(&[("ENTEleveRegime", regime), ("ENTPersonAdresse", &["1 rue de l'Œuvre"])]);
+        b.structures[0].extra = attrs(&[("telephoneNumber", phone)]);
+        b
+    };
+    apply(&store, &clock, &with(&["DP"], &["02 47 00 00 00"]), &ApplyOptions::default()).await.unwrap();
+    let helene = user_by_source(&store, "e-4").await;
+    assert_eq!(helene.attributes["test"]["ENTEleveRegime"], ["DP"]);
+    assert_eq!(helene.attributes["test"]["ENTPersonAdresse"], ["1 rue de l'Œuvre"]);
+    assert!(user_by_source(&store, "e-3").await.attributes.is_empty(), "nothing to keep: no part at all");
+    let structure = |structures: &[storage::Versioned<Structure>], uai: &str| {
+        structures.iter().find(|s| s.value.uai.as_ref().is_some_and(|u| u.as_str() == uai)).unwrap().clone()
+    };
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    let (structures, _) = tx.scan_records::<Structure>(&Scan::primary(Structure::COLLECTION)).await.unwrap();
+    drop(tx);
+    assert_eq!(structure(&structures, "0370884K").value.attributes["test"]["telephoneNumber"], ["02 47 00 00 00"]);
+
+    // The same values again: nothing changes.
+    let again = apply(&store, &clock, &with(&["DP"], &["02 47 00 00 00"]), &ApplyOptions::default()).await.unwrap();
+    assert_eq!((again.created, again.updated), (0, 0), "{again:?}");
+
+    // Another feed's part (written here by hand) is not the test feed's to change.
+    let mut tx = store.begin(TxMode::ReadWrite).await.unwrap();
+    let scan = Scan::index(User::COLLECTION, "by_source").prefix(("test", "e-4")).limit(1);
+    let stored = tx.scan_records::<User>(&scan).await.unwrap().0.remove(0);
+    let mut linked = stored.value.clone();
+    linked.attributes.insert("oneroster".into(), attrs(&[("sms", &["+33612345678"])]));
+    tx.update_record(stored.version, &linked).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // A new value replaces the feed's part; the feed's structure changes too.
+    let changed = apply(&store, &clock, &with(&["INT"], &["02 47 11 11 11"]), &ApplyOptions::default()).await.unwrap();
+    assert_eq!(changed.updated, 2, "the pupil and the structure: {changed:?}");
+    let helene = user_by_source(&store, "e-4").await;
+    assert_eq!(helene.attributes["test"]["ENTEleveRegime"], ["INT"]);
+    assert_eq!(helene.attributes["oneroster"]["sms"], ["+33612345678"], "another feed's part stays");
+
+    // A feed that no longer gives anything removes its part, and only its part.
+    let silent = apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();
+    assert_eq!(silent.updated, 2, "{silent:?}");
+    let helene = user_by_source(&store, "e-4").await;
+    assert_eq!(helene.attributes.keys().collect::<Vec<_>>(), ["oneroster"]);
+    let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    let (structures, _) = tx.scan_records::<Structure>(&Scan::primary(Structure::COLLECTION)).await.unwrap();
+    assert!(structure(&structures, "0370884K").value.attributes.is_empty());
+}
+
 #[tokio::test]
 async fn a_feed_that_does_not_say_keeps_the_structure_s_periods() {
     let (store, clock) = setup().await;

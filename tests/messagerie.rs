@@ -54,6 +54,7 @@ fn person(structure: StructureId, profile: Profile, given: &str, family: &str) -
         adult: false,
         state: AccountState::Active,
         sources: vec![],
+        attributes: Default::default(),
     }
 }
 
@@ -120,6 +121,7 @@ impl School {
             parent: None,
             periods: PeriodKind::Trimestres,
             source: None,
+            attributes: Default::default(),
         })
         .await
         .unwrap();

@@ -87,6 +87,7 @@ fn user(given: &str, family: &str, affiliations: Vec<Affiliation>) -> User {
         adult: false,
         state: AccountState::Active,
         sources: vec![],
+        attributes: Default::default(),
     }
 }
 
@@ -125,6 +126,7 @@ impl School {
             parent: None,
             periods: PeriodKind::Trimestres,
             source: None,
+            attributes: Default::default(),
         };
         let class = Class { id: ClassId::new(), structure, year: YEAR, name: "3A".into(), level: None, source: None };
         let other_class =

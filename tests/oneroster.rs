@@ -54,7 +54,14 @@ async fn check_bulk(bundle: Bundle) {
     let lea = user(&store, "s1").await;
     assert_eq!(lea.given_name, "Léa");
     assert_eq!(lea.birth_date, NaiveDate::from_ymd_opt(2012, 3, 14));
+    // Columns the model does not hold are kept with the record, in the feed's part (never a password).
+    assert_eq!(lea.attributes["oneroster"]["username"], ["léa.moreau"]);
+    assert_eq!(lea.attributes["oneroster"]["grades"], ["09"]);
+    assert_eq!(lea.attributes.len(), 1);
     let mut tx = store.begin(TxMode::ReadOnly).await.unwrap();
+    let (structures, _) = tx.scan_records::<Structure>(&Scan::primary(Structure::COLLECTION)).await.unwrap();
+    let tilleuls = structures.iter().find(|s| s.value.name == "Collège des Tilleuls").unwrap();
+    assert_eq!(tilleuls.value.attributes["oneroster"]["parentSourcedId"], ["dist"]);
     // Parents and guardians are responsables légaux; a relative is a contact without authority.
     let links = query::parents_of(&mut *tx, lea.id, Responsables::All).await.unwrap();
     assert_eq!(

@@ -112,6 +112,7 @@ fn admin(login: &str, structure: StructureId, profile: Profile) -> User {
         adult: false,
         state: AccountState::Active,
         sources: vec![],
+        attributes: Default::default(),
     }
 }
 

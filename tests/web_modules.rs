@@ -376,6 +376,7 @@ fn batch(year: SchoolYear) -> Batch {
             academie: Some("ORLEANS-TOURS".into()),
             time_zone: Some("Europe/Paris".into()),
             periods: Some(PeriodKind::Trimestres),
+            extra: Default::default(),
         }],
         subjects: vec![subject("MATHS", "061300", "MATHEMATIQUES"), subject("FRANC", "020700", "FRANCAIS")],
         classes: vec![

@@ -18,8 +18,8 @@ use ent_core::account::Credential;
 use ent_core::clock::Clock;
 use ent_core::directory::SchoolYear;
 use ent_core::directory::{
-    AccountState, Affiliation, Class, Contract, Group, GroupKind, Membership, ParentLink, PeriodKind, Structure,
-    StructureKind, Subject, Teaching, Uai, Unit, User, names,
+    AccountState, Affiliation, Class, Contract, FeedAttributes, Group, GroupKind, Membership, ParentLink, PeriodKind,
+    Structure, StructureKind, Subject, Teaching, Uai, Unit, User, names,
 };
 use ent_core::id::{ClassId, GroupId, StructureId, SubjectId, UserId};
 use ent_core::rights;
@@ -329,6 +329,11 @@ async fn apply_structures(
                         parent: kept.and_then(|o| o.parent),
                         periods: s.periods.or(kept.map(|o| o.periods)).unwrap_or(PeriodKind::Trimestres),
                         source: Some(ent_core::directory::SourceKey::new(&batch.source, &s.key)),
+                        attributes: feed_part(
+                            kept.map(|o| o.attributes.clone()).unwrap_or_default(),
+                            &batch.source,
+                            &s.extra,
+                        ),
                     };
                     out.push((s.key.clone(), new.id, upsert(tx, old, &new).await?));
                 }
@@ -342,6 +347,16 @@ async fn apply_structures(
         }
     }
     Ok(())
+}
+
+/// A record's [`FeedAttributes`] with the part of `source` made what the feed gives now (removed when it
+/// gives nothing); the other feeds' parts stay.
+fn feed_part(mut out: FeedAttributes, source: &str, extra: &BTreeMap<String, Vec<String>>) -> FeedAttributes {
+    match extra.is_empty() {
+        true => out.remove(source),
+        false => out.insert(source.to_owned(), extra.clone()),
+    };
+    out
 }
 
 /// Finds a structure of the batch, or one imported earlier from the same source.
@@ -692,6 +707,7 @@ async fn apply_person(
                 // Created disabled when the source says so: no activation code until it is enabled.
                 state: if p.disabled { AccountState::Disabled { since: now } } else { AccountState::Pending },
                 sources: vec![source],
+                attributes: feed_part(FeedAttributes::new(), &batch.source, &p.extra),
             };
             writes.insert(&user)?;
             let code = match p.disabled {
@@ -707,6 +723,7 @@ async fn apply_person(
             user.birth_date = p.birth_date;
             user.email = p.email.clone();
             user.adult = p.adult;
+            user.attributes = feed_part(std::mem::take(&mut user.attributes), &batch.source, &p.extra);
             // The feed is the truth for the structures it names and, when full, for those it covers;
             // affiliations elsewhere (another feed, a local administrator) stay.
             let named: HashSet<StructureId> = resolved.affiliations.iter().map(|a| a.structure).collect();

@@ -170,6 +170,10 @@ pub struct StructureIn {
     /// (trimestres for a new structure).
     #[serde(default)]
     pub periods: Option<PeriodKind>,
+    /// The feed's attributes that the directory does not model, by name: stored with the structure, in
+    /// the feed's part of [`Structure::attributes`](ent_core::directory::Structure::attributes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 /// A subject of a structure.
@@ -298,8 +302,9 @@ pub struct PersonIn {
     /// [`PersonIn::parents`] would remove it; no link is created for them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kept_parents: Vec<String>,
-    /// The feed's attributes that the directory does not hold (yet), by name, kept for later use: AAF
-    /// attributes such as `ENTEleveRegime`, OneRoster columns such as `sms`.
+    /// The feed's attributes that the directory does not model, by name: AAF attributes such as
+    /// `ENTEleveRegime`, OneRoster columns such as `sms`. Stored with the account, in the feed's part of
+    /// [`User::attributes`](ent_core::directory::User::attributes).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Vec<String>>,
 }

@@ -131,6 +131,7 @@ fn batch(year: SchoolYear) -> Batch {
             academie: Some("ORLEANS-TOURS".into()),
             time_zone: Some("Europe/Paris".into()),
             periods: Some(PeriodKind::Trimestres),
+            extra: Default::default(),
         }],
         subjects: vec![SubjectIn {
             key: "MATHS".into(),

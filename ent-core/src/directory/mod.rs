@@ -12,8 +12,8 @@ mod year;
 
 pub use profile::{Function, Profile};
 pub use records::{
-    AccountState, Affiliation, Class, Contract, Group, GroupKind, Membership, ParentLink, Period, SourceKey, Structure,
-    StructureKind, Subject, Teaching, Unit, User,
+    AccountState, Affiliation, Class, Contract, FeedAttributes, Group, GroupKind, Membership, ParentLink, Period,
+    SourceKey, Structure, StructureKind, Subject, Teaching, Unit, User,
 };
 pub use uai::Uai;
 pub use year::{PeriodKind, SchoolYear};

@@ -5,6 +5,8 @@
 //! scan of the membership collection; a user's classes, children and teaching assignments are one index
 //! scan each.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,13 @@ impl SourceKey {
         IndexEntry { index: "by_source".into(), key: (self.source.as_str(), self.key.as_str()).into() }
     }
 }
+
+/// What feeds say of a record that the directory does not model, by feed (the [`SourceKey::source`]),
+/// then by attribute name, with the values in the feed's order: `{"aaf": {"ENTEleveRegime": ["DP"]}}`,
+/// `{"oneroster": {"sms": ["+33612345678"]}}`. Each feed's part is what it gave the last time it wrote the
+/// record; a feed never touches another's part. Kept for later use (a module, an export, a later version
+/// of the model), as the national feed's specification asks of an ENT.
+pub type FeedAttributes = BTreeMap<String, BTreeMap<String, Vec<String>>>;
 
 fn by_source() -> IndexDef {
     IndexDef::new("by_source", [KeyKind::Str, KeyKind::Str]).unique()
@@ -108,6 +117,9 @@ pub struct Structure {
     pub periods: PeriodKind,
     /// Where it was imported from.
     pub source: Option<SourceKey>,
+    /// What its feed says of it that the directory does not model (address, telephone...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: FeedAttributes,
 }
 
 impl Record for Structure {
@@ -273,6 +285,10 @@ pub struct User {
     /// (a teacher who is also a parent).
     #[serde(default)]
     pub sources: Vec<SourceKey>,
+    /// What the feeds say of the person that the directory does not model (`ENTEleveRegime`,
+    /// `ENTPersonAdresse`, OneRoster's `sms`...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: FeedAttributes,
 }
 
 impl User {

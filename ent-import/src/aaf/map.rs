@@ -115,9 +115,33 @@ fn split(value: &str, n: usize) -> Option<Vec<&str>> {
 }
 
 /// `dd/mm/yyyy`.
+/// A record's attributes that the model does not hold, with their non-blank values, kept with the record.
+fn unmapped(r: &RawRecord, mapped: &[&str]) -> BTreeMap<String, Vec<String>> {
+    let mut extra = BTreeMap::new();
+    for (name, vals) in &r.attrs {
+        let vals: Vec<String> = vals.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned).collect();
+        if !mapped.contains(&name.as_str()) && !vals.is_empty() {
+            extra.insert(name.clone(), vals);
+        }
+    }
+    extra
+}
+
 pub(crate) fn parse_date(value: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(value.trim(), "%d/%m/%Y").ok()
 }
+
+/// Attributes of a structure read into the model; every other one goes to its `extra`.
+const STRUCTURE_MAPPED: &[&str] = &[
+    "ENTStructureJointure",
+    "ENTStructureUAI",
+    "ENTStructureNomCourant",
+    "ENTEtablissementContrat",
+    "ENTServAcAcademie",
+    "ENTStructureTypeStruct",
+    "ENTStructureClasses",
+    "ENTStructureGroupes",
+];
 
 /// Attributes read into the model; every other one goes to the person's `extra`.
 const PERSON_MAPPED: &[&str] = &[
@@ -276,6 +300,7 @@ impl Builder {
             academie: Some(academie),
             // The AAF does not say: the structure's choice stays (trimestres for a new one).
             periods: None,
+            extra: unmapped(r, STRUCTURE_MAPPED),
         });
         for (attr, class) in [("ENTStructureClasses", true), ("ENTStructureGroupes", false)] {
             for v in values(r, attr) {
@@ -352,14 +377,7 @@ impl Builder {
                 Some(parse_date(d).ok_or_else(|| format!("ENTPersonDateNaissance `{d}` is not a date (dd/mm/yyyy)"))?)
             }
         };
-        let mut extra = BTreeMap::new();
-        for (name, vals) in &r.attrs {
-            let vals: Vec<String> =
-                vals.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned).collect();
-            if !PERSON_MAPPED.contains(&name.as_str()) && !vals.is_empty() {
-                extra.insert(name.clone(), vals);
-            }
-        }
+        let extra = unmapped(r, PERSON_MAPPED);
         let mut p = PersonIn {
             key: key.to_owned(),
             given_name,

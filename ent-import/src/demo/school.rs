@@ -195,6 +195,7 @@ pub(crate) fn generate(config: &DemoConfig, index: u32) -> Batch {
         } else {
             PeriodKind::Trimestres
         }),
+        extra: Default::default(),
     };
 
     let year = config.year.0;

@@ -30,6 +30,27 @@ pub(crate) fn profile_of(role: &str) -> Option<Profile> {
 const USER_MAPPED: &[&str] =
     &["sourcedId", "status", "dateLastModified", "enabledUser", "givenName", "familyName", "email", "agentSourcedIds"];
 
+/// The columns of `orgs.csv` read into the model.
+const ORG_MAPPED: &[&str] = &["sourcedId", "status", "dateLastModified", "name", "type", "identifier"];
+
+/// The non-empty fields of a row that the model does not hold, standard columns and the bundle's own
+/// alike, kept with the record; a password is never kept.
+fn unmapped(file: &str, mapped: &[&str], row: &Row) -> BTreeMap<String, Vec<String>> {
+    let mut extra = BTreeMap::new();
+    for (column, _) in super::table::columns(file).unwrap_or_default() {
+        let v = row.get(column);
+        if !mapped.contains(&column) && !v.is_empty() && column != "password" {
+            extra.insert(column.to_owned(), vec![v.to_owned()]);
+        }
+    }
+    for (k, v) in &row.extra {
+        if !v.trim().is_empty() {
+            extra.insert(k.clone(), vec![v.trim().to_owned()]);
+        }
+    }
+    extra
+}
+
 struct ClassRow {
     key: String,
     school: String,
@@ -191,6 +212,7 @@ impl Builder {
             academie: None,
             time_zone: None,
             periods: None,
+            extra: unmapped("orgs.csv", ORG_MAPPED, row),
         });
         Ok(())
     }
@@ -258,18 +280,7 @@ impl Builder {
             "false" => true,
             other => return Err(format!("`enabledUser` `{other}` is neither true nor false")),
         };
-        let mut extra = BTreeMap::new();
-        for c in super::table::columns("users.csv").unwrap_or_default() {
-            let v = row.get(c.0);
-            if !USER_MAPPED.contains(&c.0) && !v.is_empty() && c.0 != "password" {
-                extra.insert(c.0.to_owned(), vec![v.to_owned()]);
-            }
-        }
-        for (k, v) in &row.extra {
-            if !v.trim().is_empty() {
-                extra.insert(k.clone(), vec![v.trim().to_owned()]);
-            }
-        }
+        let extra = unmapped("users.csv", USER_MAPPED, row);
         self.agents.insert(key.clone(), row.list("agentSourcedIds"));
         self.locations.insert(("person", key.clone()), Location { file: self.file.clone(), line: row.line });
         self.locations.insert(("link", key.clone()), Location { file: self.file.clone(), line: row.line });
