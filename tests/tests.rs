@@ -8,6 +8,7 @@ mod directory;
 mod events;
 mod fixture;
 mod import;
+mod import_pipeline;
 mod jobs;
 #[cfg(feature = "messagerie")]
 mod messagerie;

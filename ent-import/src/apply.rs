@@ -29,7 +29,7 @@ use ent_core::{Error, Result};
 use futures::future::BoxFuture;
 
 use crate::feed::{Batch, Change, ChangeIn, Mode, PersonIn, PersonRef, UnitRef};
-use crate::login::base_login;
+use crate::login::{Pending, base_login};
 use crate::report::{Held, IssuedCode, Rejection, Report};
 
 /// The time zone of a structure whose feed does not give one.
@@ -199,7 +199,7 @@ async fn upsert<T: Record + PartialEq>(
 struct Writes {
     ops: Vec<WriteOp>,
     /// Logins given to people created by this chunk.
-    logins: HashSet<String>,
+    logins: Pending,
 }
 
 impl Writes {
@@ -603,30 +603,54 @@ async fn apply_people(
         }
     }
     let mut accepted = HashSet::new();
-    for part in valid.chunks(chunk) {
-        let (ids_ref, added) = (&*ids, &added);
-        let results = write(store, options.dry_run, |tx| {
-            Box::pin(async move {
-                let mut out = Vec::with_capacity(part.len());
-                let mut writes = Writes::default();
-                // The people's accounts, looked up in key order (the feed's order is random in the index):
-                // consecutive lookups then walk the same index pages.
-                let mut keys: Vec<&str> = part.iter().map(|p| p.key.as_str()).collect();
-                keys.sort_unstable();
-                let mut known = HashMap::with_capacity(keys.len());
-                for key in keys {
-                    known.insert(key, by_source::<User>(tx, &batch.source, key).await?);
+    let plan = &PeoplePlan { batch, added: &added, now, options };
+    let parts: Vec<&[&PersonIn]> = valid.chunks(chunk).collect();
+    // A chunk is planned (read, and its writes gathered) then written and committed. When it writes much
+    // (at least one operation per person: people created, or moved), the next chunk is planned meanwhile, on
+    // a reader's snapshot of what was committed before (see `Pending` for the logins of the chunk in
+    // between). A chunk that writes little (a re-import) gains nothing from it and would lose the writer's
+    // page cache (a reader's is emptied by every commit): the next chunk is then planned on the writer, in
+    // the transaction that writes it. A dry run plans each chunk in a transaction it rolls back.
+    let mut next: Option<Planned> = None;
+    for (i, part) in parts.iter().enumerate() {
+        let (tx, planned) = match next.take() {
+            Some(planned) => (None, Ok(planned)),
+            None => {
+                let mut tx = store.begin(TxMode::ReadWrite).await?;
+                let planned = plan_people(&mut *tx, plan, part, &Pending::default(), ids).await;
+                (Some(tx), planned)
+            }
+        };
+        let results = match planned {
+            Ok(Planned { writes: Writes { ops, logins }, out }) => {
+                let overlap = !options.dry_run && ops.len() >= part.len();
+                let following = parts.get(i + 1).copied().filter(|_| overlap);
+                let ids_ref = &*ids;
+                let (written, planned_next) =
+                    futures::future::join(write_planned(store, tx, ops, max_ops, options.dry_run), async {
+                        match following {
+                            Some(part) => Some(planned_alone(store, part, &logins, plan, ids_ref).await),
+                            None => None,
+                        }
+                    })
+                    .await;
+                match written {
+                    Ok(()) => {
+                        next = planned_next.transpose()?;
+                        out
+                    }
+                    // A conflict with another writer (the snapshot was stale: a person changed, a login
+                    // taken), or a failure of the store: the chunk is planned and written again in one
+                    // transaction, retried on conflict, and the next one is planned after it.
+                    Err(_) => serial(store, options.dry_run, part, max_ops, plan, ids).await?,
                 }
-                for p in part {
-                    let added = added.get(p.key.as_str()).map_or(&[][..], Vec::as_slice);
-                    let old = known.remove(p.key.as_str()).flatten();
-                    out.push(apply_person(tx, &mut writes, batch, p, old, added, now, options, ids_ref).await?);
-                }
-                writes.send(tx, max_ops).await?;
-                Ok(out)
-            })
-        })
-        .await?;
+            }
+            Err(_) => {
+                // The transaction goes first: its connection may be the writer the retry needs.
+                drop(tx);
+                serial(store, options.dry_run, part, max_ops, plan, ids).await?
+            }
+        };
         for r in results {
             match r {
                 PersonOutcome::Written { key, id, outcome, moved, code, enabled } => {
@@ -652,6 +676,104 @@ async fn apply_people(
     Ok(accepted)
 }
 
+/// A chunk of people planned: the writes that apply it, and what they do to each person.
+struct Planned {
+    writes: Writes,
+    out: Vec<PersonOutcome>,
+}
+
+/// What planning a chunk of people needs of the batch, the same for every chunk.
+struct PeoplePlan<'a> {
+    batch: &'a Batch,
+    /// The affiliations the batch's changes add, per person.
+    added: &'a HashMap<&'a str, Vec<&'a PersonRef>>,
+    now: DateTime<Utc>,
+    options: &'a ApplyOptions,
+}
+
+/// Plans a chunk of people in `tx`: reads what the directory holds of them and gathers the writes that make
+/// it what the batch says, without writing. `earlier`: the logins of a chunk planned before this one and not
+/// committed yet.
+async fn plan_people(
+    tx: &mut dyn Transaction,
+    plan: &PeoplePlan<'_>,
+    part: &[&PersonIn],
+    earlier: &Pending,
+    ids: &Ids,
+) -> Result<Planned> {
+    let PeoplePlan { batch, added, now, options } = *plan;
+    let mut out = Vec::with_capacity(part.len());
+    let mut writes = Writes::default();
+    // The people's accounts, looked up in key order (the feed's order is random in the index): consecutive
+    // lookups then walk the same index pages.
+    let mut keys: Vec<&str> = part.iter().map(|p| p.key.as_str()).collect();
+    keys.sort_unstable();
+    let mut known = HashMap::with_capacity(keys.len());
+    for key in keys {
+        known.insert(key, by_source::<User>(tx, &batch.source, key).await?);
+    }
+    for p in part {
+        let added = added.get(p.key.as_str()).map_or(&[][..], Vec::as_slice);
+        let old = known.remove(p.key.as_str()).flatten();
+        out.push(apply_person(tx, &mut writes, batch, p, old, added, earlier, now, options, ids).await?);
+    }
+    Ok(Planned { writes, out })
+}
+
+/// Plans and writes a chunk in one transaction, retried on conflict: a chunk whose first attempt failed.
+async fn serial(
+    store: &dyn Store,
+    dry_run: bool,
+    part: &[&PersonIn],
+    max_ops: usize,
+    plan: &PeoplePlan<'_>,
+    ids: &Ids,
+) -> Result<Vec<PersonOutcome>> {
+    write(store, dry_run, |tx| {
+        Box::pin(async move {
+            let planned = plan_people(tx, plan, part, &Pending::default(), ids).await?;
+            planned.writes.send(tx, max_ops).await?;
+            Ok(planned.out)
+        })
+    })
+    .await
+}
+
+/// Plans a chunk on a read-only snapshot of what is committed, to be written by [`write_planned`].
+async fn planned_alone(
+    store: &dyn Store,
+    part: &[&PersonIn],
+    earlier: &Pending,
+    plan: &PeoplePlan<'_>,
+    ids: &Ids,
+) -> Result<Planned> {
+    let mut tx = store.begin(TxMode::ReadOnly).await?;
+    let planned = plan_people(&mut *tx, plan, part, earlier, ids).await?;
+    tx.rollback().await?;
+    Ok(planned)
+}
+
+/// Writes a chunk planned in `tx` (or, without it, on a reader's snapshot) and commits it (rolls it back in
+/// a dry run), once: the writes carry the versions the plan read and the unique indexes guard the rest, so
+/// a plan made stale by another writer fails here, and the caller applies the chunk again with retries.
+async fn write_planned(
+    store: &dyn Store,
+    tx: Option<Box<dyn Transaction>>,
+    ops: Vec<WriteOp>,
+    max_ops: usize,
+    dry_run: bool,
+) -> Result<()> {
+    let mut tx = match tx {
+        Some(tx) => tx,
+        None => store.begin(TxMode::ReadWrite).await?,
+    };
+    Writes { ops, logins: Pending::default() }.send(&mut *tx, max_ops).await?;
+    match dry_run {
+        true => tx.rollback().await,
+        false => tx.commit().await,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn apply_person(
     tx: &mut dyn Transaction,
@@ -660,6 +782,7 @@ async fn apply_person(
     p: &PersonIn,
     old: Option<Versioned<User>>,
     added: &[&PersonRef],
+    earlier: &Pending,
     now: DateTime<Utc>,
     options: &ApplyOptions,
     ids: &Ids,
@@ -693,8 +816,8 @@ async fn apply_person(
     let (user, outcome, code) = match old {
         None => {
             let base = base_login(&p.given_name, &p.family_name);
-            let login = crate::login::allocate(tx, &base, &writes.logins).await?;
-            writes.logins.insert(login.clone());
+            let (login, counter) = crate::login::allocate(tx, &base, earlier, &mut writes.logins).await?;
+            writes.ops.push(counter);
             let user = User {
                 id: UserId::new(),
                 login,
