@@ -82,7 +82,14 @@ pub(crate) struct SqliteTransaction {
     suspect: bool,
     /// Set when a write found the write lock taken or the snapshot stale (see [`Self::settle`]).
     lost_lock: bool,
+    /// Operations written by `write_batch` so far.
+    written: usize,
 }
+
+/// A batch of this many operations or more is written off the async executor, and so is the commit of a
+/// transaction that wrote as many: enough work (milliseconds) that the hop to the blocking pool costs
+/// nothing in comparison.
+const OFF_EXECUTOR_OPS: usize = 1_000;
 
 impl Drop for SqliteTransaction {
     fn drop(&mut self) {
@@ -106,6 +113,7 @@ impl SqliteTransaction {
             aborted: None,
             suspect: false,
             lost_lock: false,
+            written: 0,
         }
     }
 
@@ -120,6 +128,7 @@ impl SqliteTransaction {
             aborted: None,
             suspect: false,
             lost_lock: false,
+            written: 0,
         }
     }
 
@@ -174,6 +183,32 @@ impl SqliteTransaction {
     fn run<T>(&mut self, savepoint: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.pooled()?.conn();
         let result = atomically(conn, savepoint, || f(conn));
+        self.ran(result)
+    }
+
+    /// [`Self::run`] on tokio's blocking pool (inline without a tokio runtime), for a batch large enough
+    /// to keep a core busy for milliseconds: the task that awaits it can meanwhile do other work, such as an
+    /// import planning its next transaction on a reader. The connection goes with the batch and comes back.
+    async fn run_off_executor<T: Send + 'static>(
+        &mut self,
+        savepoint: bool,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.pooled()?;
+        let conn = self.conn.take().ok_or(Error::TransactionFinished)?;
+        let (result, conn) = crate::blocking::run(move || {
+            let result = atomically(conn.conn(), savepoint, || f(conn.conn()));
+            (result, conn)
+        })
+        .await;
+        self.conn = Some(conn);
+        self.ran(result)
+    }
+
+    /// Notices, after an operation, a transaction that SQLite rolled back and a write that could not get the
+    /// write lock.
+    fn ran<T>(&mut self, result: Result<T>) -> Result<T> {
+        let conn = self.pooled()?.conn();
         let lost = conn.is_autocommit();
         let writing = matches!(conn.transaction_state(Some("main")), Ok(rusqlite::TransactionState::Write));
         self.suspect |= suspect(&result);
@@ -1031,7 +1066,17 @@ impl Transaction for SqliteTransaction {
         let outcomes = if writes {
             // A transaction's first write needs no savepoint (whose sub-journal copies every page the batch
             // touches: 6% of an académie load): on error, the whole SQLite transaction is undone instead.
-            let result = self.run(first.is_none(), |conn| apply_all(conn, &prepared));
+            let savepoint = first.is_none();
+            self.written += prepared.len();
+            let result = match prepared.len() >= OFF_EXECUTOR_OPS {
+                // The operations come back to be dropped here: freeing a chunk of an import is 5% of the
+                // writing thread, which the task awaiting it has time for.
+                true => self
+                    .run_off_executor(savepoint, move |conn| apply_all(conn, &prepared).map(|out| (out, prepared)))
+                    .await
+                    .map(|(out, _prepared)| out),
+                false => self.run(savepoint, |conn| apply_all(conn, &prepared)),
+            };
             let result = match (result, first) {
                 (Err(e), Some(before)) => Err(self.undo_first_write(before, e)),
                 (result, _) => result,
@@ -1065,7 +1110,8 @@ impl Transaction for SqliteTransaction {
         if self.state == State::Idle {
             return Ok(());
         }
-        let (result, _conn) = self.shared.commit(conn, self.state == State::Writing).await;
+        let large = self.written >= OFF_EXECUTOR_OPS;
+        let (result, _conn) = self.shared.commit(conn, self.state == State::Writing, large).await;
         result
     }
 

@@ -256,7 +256,7 @@ suite! {
         missing_is_zero, add_and_subtract, own_increments_visible, rollback_discards, keys_and_collections_are_independent, concurrent_tasks_exact_sum, concurrent_increments_never_conflict, increments_beside_record_writes_never_conflict, read_then_concurrent_increment, read_only_reader_sees_a_snapshot, errors, failed_increment_keeps_earlier_ones,
     }
     batches {
-        every_outcome, all_or_nothing, failure_in_last_op, failed_first_write_leaves_the_transaction_usable, ops_see_earlier_ops, unique_conflict_inside_batch, empty_batch, too_many_ops, large_batch_at_limit_or_ten_thousand, errors_are_typed,
+        every_outcome, all_or_nothing, failure_in_last_op, failed_first_write_leaves_the_transaction_usable, ops_see_earlier_ops, unique_conflict_inside_batch, empty_batch, too_many_ops, large_batch_at_limit_or_ten_thousand, large_failed_batches_leave_the_transaction_usable, errors_are_typed,
     }
     transactions {
         uncommitted_writes_invisible, read_your_writes, rollback_discards_everything, drop_rolls_back, read_only_reads_and_commits, read_only_refuses_insert, read_only_refuses_update, read_only_refuses_delete, read_only_refuses_delete_range, read_only_refuses_counter_add, read_only_refuses_write_batch, snapshot_stability, lost_update_prevented, lost_update_prevented_on_blind_overwrite, write_skew_prevented_with_count, write_skew_prevented_with_scan, phantom_prevented, phantom_prevented_on_empty_range, concurrent_inserts_of_one_id, concurrent_unique_key_race, conflict_is_typed_and_retryable, failed_commit_applies_nothing, retry_converges_under_contention, failed_operation_leaves_transaction_usable, commit_makes_versions_visible,

@@ -240,3 +240,42 @@ pub(crate) async fn failed_first_write_leaves_the_transaction_usable(s: Arc<dyn 
     ensure_eq!(tx.get(ITEMS, &t("a")).await?.map(|r| r.version), Some(2), "a updated once");
     Ok(())
 }
+
+/// Large batches (an import's transaction, which an adapter may write off the async executor) that fail,
+/// as the first write and after one, leave the transaction as it was; a large batch then commits whole.
+pub(crate) async fn large_failed_batches_leave_the_transaction_usable(s: Arc<dyn Store>) -> Outcome {
+    setup(&*s).await?;
+    seed(&*s, ITEMS, vec![item("a", 1).with_entry("by_code", ("A",))]).await?;
+    let n = s.limits().max_batch_ops.min(1_500) - 1;
+    let many = |prefix: &str| -> Vec<WriteOp> {
+        (0..n)
+            .map(|i| {
+                ins(record((format!("{prefix}{i:05}"),), json!({ "n": i })).with_entry("by_group", ("g", i as i64)))
+            })
+            .collect()
+    };
+    let failing = |prefix: &str| {
+        let mut ops = many(prefix);
+        ops.push(ins(item("z", 1).with_entry("by_code", ("A",))));
+        ops
+    };
+
+    let mut tx = s.begin(TxMode::ReadWrite).await?;
+    let e = tx.write_batch(failing("f")).await.err().ok_or_else(|| Failure::new("the batch should have failed"))?;
+    ensure!(matches!(e, Error::Duplicate { .. }), "Duplicate: {e:?}");
+    ensure_eq!(tx.count(&Scan::index(ITEMS, "by_group")).await?, 0, "the failed first batch left nothing");
+    ensure_eq!(tx.write_batch(many("r")).await?.len(), n, "a large batch after it");
+    let e = tx.write_batch(failing("s")).await.err().ok_or_else(|| Failure::new("the batch should have failed"))?;
+    ensure!(matches!(e, Error::Duplicate { .. }), "Duplicate: {e:?}");
+    ensure_eq!(tx.count(&Scan::index(ITEMS, "by_group")).await?, n as u64, "the failed later batch left nothing");
+    tx.commit().await?;
+
+    let mut tx = s.begin(TxMode::ReadOnly).await?;
+    ensure_eq!(tx.count(&Scan::primary(ITEMS)).await?, n as u64 + 1, "a and the successful batch");
+    ensure!(tx.get(ITEMS, &t("r00000")).await?.is_some(), "the successful batch is committed");
+    ensure!(
+        tx.get(ITEMS, &t("f00000")).await?.is_none() && tx.get(ITEMS, &t("s00000")).await?.is_none(),
+        "no failed one"
+    );
+    Ok(())
+}
