@@ -40,6 +40,8 @@ struct Signal {
     wake: Condvar,
     /// Checkpoints the thread ran.
     runs: AtomicU64,
+    /// Held by the thread while it checkpoints, and by [`Checkpointer::pause`].
+    running: Mutex<()>,
 }
 
 impl Signal {
@@ -104,6 +106,13 @@ impl Checkpointer {
         .doing("setting the WAL hook")
     }
 
+    /// Waits until the thread is not checkpointing, and keeps it from starting until the guard is dropped:
+    /// for [`SqliteStore::flush`](super::SqliteStore::flush), whose own checkpoint a running one would make
+    /// busy at once (SQLite allows one checkpoint at a time, and does not wait for it).
+    pub(crate) fn pause(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.signal.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// How many checkpoints the thread has run.
     pub(crate) fn runs(&self) -> u64 {
         self.signal.runs.load(Ordering::Relaxed)
@@ -139,7 +148,9 @@ fn run(conn: &Connection, signal: &Signal) {
         // PASSIVE neither waits nor blocks: what a reader still needs stays in the log for the next run.
         // An error (the disk, a file removed under the store) leaves the log to grow until the writers'
         // inline checkpoint meets the same error; nothing is lost either way.
+        let running = signal.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        drop(running);
         signal.runs.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -323,15 +323,21 @@ impl SqliteStore {
     /// What a bulk import opened with [`SqliteOptions::for_import`] ([`Durability::Normal`]: its commits are
     /// not synced one by one) calls at its end, so that it is durable when it reports success. It runs
     /// `PRAGMA wal_checkpoint(TRUNCATE)` with `synchronous=FULL` (SQLite syncs the log before copying it and
-    /// the file after); if a reader or a writer keeps part of the log (the checkpoint reports busy), it syncs
-    /// the log file itself, which makes the commits it holds durable just the same.
+    /// the file after), once the store's checkpoint thread is done with the log. If a reader or a writer keeps
+    /// part of the log (the checkpoint reports busy), it syncs the log file itself, which makes the commits it
+    /// holds durable just the same.
     pub async fn flush(&self) -> Result<()> {
         let conn = self.shared.take(Kind::Writer).await?;
         let wal = wal_path(&self.shared.path);
         let durability = self.shared.options.durability.pragma();
+        let shared = self.shared.clone();
         crate::blocking::run(move || {
             let c = conn.conn();
             c.pragma_update(None, "synchronous", "FULL").doing("flushing")?;
+            // The store's checkpoint thread, if it is copying the log, would make this checkpoint busy at once
+            // (one checkpoint at a time): the log would then stay as long as the import made it, for the next
+            // flush to copy. It is waited for, and kept from starting until this one is done.
+            let _paused = shared.checkpointer.as_ref().map(Checkpointer::pause);
             let checkpoint = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
             c.pragma_update(None, "synchronous", durability).doing("flushing")?;
             if checkpoint.doing("flushing")? != 0 {
