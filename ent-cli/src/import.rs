@@ -174,7 +174,8 @@ pub(crate) async fn demo(db: &Database, args: &DemoArgs) -> ent::Result<Outcome>
     let bar = progress(u64::from(demo.config().total()), args.common.json);
     let options = options(db, &args.common).await?;
     let mut total = Report::default();
-    for batch in demo.merged_batches(ent::import::aaf::MERGED_PEOPLE) {
+    let mut batches = demo.merged_batches_ahead(ent::import::aaf::MERGED_PEOPLE)?;
+    while let Some(batch) = batches.next().await {
         let report = ent::import::apply(&**ent.store(), &**ent.clock(), &batch, &options).await?;
         total.absorb(report);
         bar.inc(batch.structures.len() as u64);
