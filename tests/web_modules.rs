@@ -876,15 +876,20 @@ async fn the_grades_and_mail_pages_in_chromium() {
     open(&c, "messagerie.mail").await;
     until(&c, "the folders", "document.querySelector('.mail-folder[data-folder=sent]') !== null").await;
     click(&c, ".mail-folder[data-folder=sent]").await;
+    // The inbox's list (which holds the teacher's "RE : Rendez-vous") may still be shown for a moment: wait
+    // for the sent folder's own list, and open the parent's message, not the reply.
+    let sent = "[...document.querySelectorAll('.mail-item')].find(li => li.textContent.includes('Rendez-vous') && !li.textContent.includes('RE : '))";
     until(
         &c,
         "the sent message",
-        "[...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('Rendez-vous'))",
+        &format!(
+            "document.querySelector('.mail-folder[data-folder=sent]')?.getAttribute('aria-current') === 'true' \
+             && ![...document.querySelectorAll('.mail-item')].some(li => li.textContent.includes('RE : Rendez-vous')) \
+             && {sent} !== undefined"
+        ),
     )
     .await;
-    c.execute("[...document.querySelectorAll('.mail-item')].find(li => li.textContent.includes('Rendez-vous')).querySelector('button').click()", vec![])
-        .await
-        .unwrap();
+    c.execute(&format!("{sent}.querySelector('button').click()"), vec![]).await.unwrap();
     until(
         &c,
         "the receipt",
