@@ -12,7 +12,7 @@ use ent::storage::memory::MemoryStore;
 
 const YEAR: SchoolYear = SchoolYear(2026);
 
-fn structure(key: &str, uai: &str) -> StructureIn {
+pub(crate) fn structure(key: &str, uai: &str) -> StructureIn {
     StructureIn {
         key: key.into(),
         uai: uai.into(),
@@ -26,7 +26,7 @@ fn structure(key: &str, uai: &str) -> StructureIn {
     }
 }
 
-fn class(key: &str, structure: &str, name: &str) -> ClassIn {
+pub(crate) fn class(key: &str, structure: &str, name: &str) -> ClassIn {
     ClassIn { key: key.into(), structure: structure.into(), name: name.into(), level: None }
 }
 
@@ -48,7 +48,7 @@ fn person(key: &str, given: &str, family: &str, structure: &str, profile: Profil
     }
 }
 
-fn pupil(key: &str, given: &str, family: &str, class: &str) -> PersonIn {
+pub(crate) fn pupil(key: &str, given: &str, family: &str, class: &str) -> PersonIn {
     PersonIn { units: vec![UnitRef::Class(class.into())], ..person(key, given, family, "balzac", Profile::Eleve) }
 }
 
@@ -57,7 +57,7 @@ fn parent_link(parent: &str, legal: bool, authority: bool, priority: u8) -> Pare
 }
 
 /// A collège with two classes, ten pupils, their parents, and a teacher who also teaches in a lycée.
-fn feed() -> Batch {
+pub(crate) fn feed() -> Batch {
     let mut people = vec![
         PersonIn {
             parents: vec![parent_link("p-mother", true, true, 1), parent_link("p-father", true, false, 2)],

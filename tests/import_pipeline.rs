@@ -20,6 +20,8 @@ use ent::core::storage::{
 use ent::import::*;
 use ent::storage::memory::MemoryStore;
 
+use super::import::{class, feed, pupil, structure};
+
 #[derive(Debug)]
 /// A store that, the first time a transaction writes the login `login`, has an administrator create an
 /// account with that login first, in a transaction of its own: the writer's plan is then stale.
@@ -137,51 +139,16 @@ impl Transaction for InterferingTx {
     }
 }
 
-const YEAR: SchoolYear = SchoolYear(2026);
-
 /// A collège, its class, and seven pupils named Jean Martin (plus a Léa Durand between them).
 fn namesakes() -> Batch {
-    let pupil = |key: &str, given: &str, family: &str| PersonIn {
-        key: key.into(),
-        given_name: given.into(),
-        family_name: family.into(),
-        birth_date: None,
-        email: None,
-        affiliations: vec![PersonRef { structure: "balzac".into(), profile: Profile::Eleve, functions: vec![] }],
-        adult: false,
-        disabled: false,
-        units: vec![UnitRef::Class("c-3a".into())],
-        teachings: vec![],
-        parents: vec![],
-        kept_parents: vec![],
-        extra: Default::default(),
-    };
-    let mut people: Vec<PersonIn> = (1..=7).map(|i| pupil(&format!("jm-{i}"), "Jean", "Martin")).collect();
-    people.insert(3, pupil("ld-1", "Léa", "Durand"));
+    let mut people: Vec<PersonIn> = (1..=7).map(|i| pupil(&format!("jm-{i}"), "Jean", "Martin", "c-3a")).collect();
+    people.insert(3, pupil("ld-1", "Léa", "Durand", "c-3a"));
     Batch {
-        source: "test".into(),
-        mode: Mode::Full { structures: vec!["balzac".into()] },
-        year: YEAR,
-        structures: vec![StructureIn {
-            key: "balzac".into(),
-            uai: "0370884K".into(),
-            name: "Collège Balzac".into(),
-            kind: Some(StructureKind::College),
-            contract: Some(Contract::Public),
-            academie: Some("ORLEANS-TOURS".into()),
-            time_zone: Some("Europe/Paris".into()),
-            periods: Some(PeriodKind::Trimestres),
-            extra: Default::default(),
-        }],
+        structures: vec![structure("balzac", "0370884K")],
         subjects: vec![],
-        classes: vec![ClassIn { key: "c-3a".into(), structure: "balzac".into(), name: "3A".into(), level: None }],
-        groups: vec![],
+        classes: vec![class("c-3a", "balzac", "3A")],
         people,
-        deleted_people: vec![],
-        refused_people: vec![],
-        changes: vec![],
-        deleted_units: vec![],
-        states_units: true,
+        ..feed()
     }
 }
 
