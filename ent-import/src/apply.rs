@@ -636,7 +636,9 @@ async fn apply_people(
                     .await;
                 match written {
                     Ok(()) => {
-                        next = planned_next.transpose()?;
+                        // A plan that failed (the store, for a moment) is made again, on the writer, with
+                        // the retries of `serial` should that fail too.
+                        next = planned_next.and_then(Result::ok);
                         out
                     }
                     // A conflict with another writer (the snapshot was stale: a person changed, a login
