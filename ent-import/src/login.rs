@@ -1,9 +1,9 @@
 //! Logins: `prenom.nom`, lowercase ASCII, predictable, with a number on collision.
 
-use ent_core::directory::User;
-use ent_core::directory::records::LOGIN_NUMBERS;
 use std::collections::{HashMap, HashSet};
 
+use ent_core::directory::User;
+use ent_core::directory::records::LOGIN_NUMBERS;
 use ent_core::storage::{Record, Scan, Transaction, WriteOp};
 use ent_core::{Error, Result};
 use unicode_normalization::UnicodeNormalization;
