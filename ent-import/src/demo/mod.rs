@@ -112,9 +112,10 @@ impl Demo {
         })
     }
 
-    /// [`Demo::merged_batches`] generated on a thread of its own, one batch ahead of the caller: the next
-    /// batch is generated and merged while the caller applies the current one (an académie's load waited
-    /// 0.3 s for each of its 16 batches).
+    /// [`Demo::merged_batches`] generated on a thread of its own, ahead of the caller: the next batches are
+    /// generated and merged while the caller applies the current one (an académie's load waited 0.3 s for
+    /// each of its 16 batches). At most two batches wait beside the caller's: one handed over, one being
+    /// generated.
     pub fn merged_batches_ahead(&self, max_people: usize) -> Result<Ahead> {
         let (mut sender, receiver) = futures::channel::mpsc::channel(0);
         let demo = self.clone();
