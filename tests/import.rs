@@ -349,6 +349,30 @@ async fn the_share_of_a_mass_deactivation_counts_only_accounts_left_enabled() {
 }
 
 #[tokio::test]
+async fn a_person_with_two_profiles_in_a_structure_counts_once_in_a_mass_deactivation() {
+    let (store, clock) = setup().await;
+    // The mother also teaches in the collège: two profiles there, two keys in its people index.
+    let dual = |mut b: Batch| {
+        let mother = b.people.iter_mut().find(|p| p.key == "p-mother").unwrap();
+        mother.affiliations.push(PersonRef {
+            structure: "balzac".into(),
+            profile: Profile::Enseignant,
+            functions: vec![],
+        });
+        b
+    };
+    apply(&store, &clock, &dual(feed()), &ApplyOptions::default()).await.unwrap();
+    let mut partial = dual(feed());
+    partial.people.retain(|p| !p.key.starts_with("e-") || p.key == "e-1" || p.key == "e-2");
+    let report = apply(&store, &clock, &partial, &ApplyOptions::default()).await.unwrap();
+    assert_eq!((report.held[0].would_deactivate, report.held[0].of), (8, 13), "13 people, not 14 keys");
+    // Missing herself: one more account to disable, not two.
+    partial.people.retain(|p| p.key != "p-mother");
+    let report = apply(&store, &clock, &partial, &ApplyOptions::default()).await.unwrap();
+    assert_eq!((report.held[0].would_deactivate, report.held[0].of), (9, 13));
+}
+
+#[tokio::test]
 async fn a_teacher_leaving_one_structure_keeps_the_other() {
     let (store, clock) = setup().await;
     apply(&store, &clock, &feed(), &ApplyOptions::default()).await.unwrap();

@@ -1683,6 +1683,7 @@ async fn deactivate_missing(
         };
         // Everyone affiliated to the structure, by pages.
         let mut missing = Vec::new();
+        let mut seen = HashSet::new();
         let mut total = 0u64;
         let mut cursor = None;
         loop {
@@ -1702,7 +1703,8 @@ async fn deactivate_missing(
             // none; reading them all was 8% of an académie's load). Unless a later phase (changes,
             // deletions) may have disabled some: then every record is read.
             let mut unknown = Vec::new();
-            for id in ids_page {
+            // A person with two profiles in the structure has two keys there: counted once.
+            for id in ids_page.filter(|id| seen.insert(*id)) {
                 match named.contains(&id) && trust_people_phase {
                     true => total += u64::from(ids.enabled.contains(&id)),
                     false => unknown.push(id),
@@ -1715,7 +1717,7 @@ async fn deactivate_missing(
                 total += 1;
                 let from_this_feed = u.sources.iter().find(|s| s.source == batch.source);
                 let Some(source_key) = from_this_feed else { continue };
-                if !named.contains(&u.id) && !rejected.contains(&source_key.key) && !missing.contains(&u.id) {
+                if !named.contains(&u.id) && !rejected.contains(&source_key.key) {
                     missing.push(u.id);
                 }
             }
