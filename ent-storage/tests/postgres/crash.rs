@@ -272,7 +272,18 @@ async fn writer(store: PostgresStore, db_blobs: PostgresBlobStore, generation: u
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut head_version: Option<u64> = None;
     let mut t = 0i64;
-    while Instant::now() < deadline {
+    // Serializable transactions may be refused at any statement, not only at their commit (four writers
+    // bump the shared total): the transaction is then tried again.
+    macro_rules! or_retry {
+        ($step:lifetime, $e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(e) if e.is_retryable() => continue $step,
+                Err(e) => panic!("{e}"),
+            }
+        };
+    }
+    'step: while Instant::now() < deadline {
         let k = 1 + rng.below(5) as i64;
         // One transaction in eight carries a blob.
         let blob = if rng.below(8) == 0 {
@@ -297,29 +308,24 @@ async fn writer(store: PostgresStore, db_blobs: PostgresBlobStore, generation: u
         }
         // Alternate the single-call batch and one call per record.
         if t % 2 == 0 {
-            tx.write_batch(ops).await.unwrap();
+            or_retry!('step, tx.write_batch(ops).await);
         } else {
             for op in ops {
                 let ent_core::storage::WriteOp::Insert { collection, record } = op else { unreachable!() };
-                tx.insert(&collection, record).await.unwrap();
+                or_retry!('step, tx.insert(&collection, record).await);
             }
         }
         if let Some((id, _)) = &blob {
-            blob::acquire(&mut *tx, &db_blobs, id).await.unwrap();
+            or_retry!('step, blob::acquire(&mut *tx, &db_blobs, id).await);
         }
-        tx.counter_add(ITEMS, &Tuple::from(("total",)), k).await.unwrap();
-        tx.counter_add(ITEMS, &Tuple::from(("txs", g, w)), 1).await.unwrap();
+        or_retry!('step, tx.counter_add(ITEMS, &Tuple::from(("total",)), k).await);
+        or_retry!('step, tx.counter_add(ITEMS, &Tuple::from(("txs", g, w)), 1).await);
         let head = NewRecord::from_value((g, w), 1, &json!({ "t": t })).unwrap();
         let version = match head_version {
-            None => tx.insert(HEADS, head).await.unwrap(),
-            Some(v) => tx.update(HEADS, v, head).await.unwrap(),
+            None => or_retry!('step, tx.insert(HEADS, head).await),
+            Some(v) => or_retry!('step, tx.update(HEADS, v, head).await),
         };
-        // Four writers bump the shared total: a commit may lose a serialization conflict, retried here.
-        match tx.commit().await {
-            Ok(()) => {}
-            Err(e) if e.is_retryable() => continue,
-            Err(e) => panic!("commit: {e}"),
-        }
+        or_retry!('step, tx.commit().await);
         head_version = Some(version);
         log.write_all(format!("{t} {k}\n").as_bytes()).unwrap();
         log.sync_data().unwrap();
