@@ -230,18 +230,22 @@ impl Writes {
         self.ops.push(rights::version::bump_user_op(user));
     }
 
-    /// Sends the gathered writes, in batches of at most `max_ops` (the store's [`Limits::max_batch_ops`]).
-    ///
-    /// [`Limits::max_batch_ops`]: ent_core::storage::Limits::max_batch_ops
+    /// Sends the gathered writes (see [`send`]).
     async fn send(self, tx: &mut dyn Transaction, max_ops: usize) -> Result<()> {
-        let mut ops = self.ops;
-        while !ops.is_empty() {
-            let rest = ops.split_off(ops.len().min(max_ops.max(1)));
-            tx.write_batch(ops).await?;
-            ops = rest;
-        }
-        Ok(())
+        send(tx, self.ops, max_ops).await
     }
+}
+
+/// Sends writes in batches of at most `max_ops` (the store's [`Limits::max_batch_ops`]).
+///
+/// [`Limits::max_batch_ops`]: ent_core::storage::Limits::max_batch_ops
+async fn send(tx: &mut dyn Transaction, mut ops: Vec<WriteOp>, max_ops: usize) -> Result<()> {
+    while !ops.is_empty() {
+        let rest = ops.split_off(ops.len().min(max_ops.max(1)));
+        tx.write_batch(ops).await?;
+        ops = rest;
+    }
+    Ok(())
 }
 
 /// Applies a batch. Errors of the store (not of the batch's records) stop the apply: what was committed
@@ -769,7 +773,7 @@ async fn write_planned(
         Some(tx) => tx,
         None => store.begin(TxMode::ReadWrite).await?,
     };
-    Writes { ops, logins: Pending::default() }.send(&mut *tx, max_ops).await?;
+    send(&mut *tx, ops, max_ops).await?;
     match dry_run {
         true => tx.rollback().await,
         false => tx.commit().await,
